@@ -1,0 +1,38 @@
+# Every target CI or a user needs; `make test` installs what it needs first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+T2I := $(VENV)/bin/t2i
+STAMP := $(VENV)/.installed
+
+.PHONY: install test test-slow demo lint bench tensorboard clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest -q
+
+test-slow: install
+	$(PY) -m pytest -q -m slow
+
+# The main job: a small but real study (three ablations, quick budget) and its comparison plot.
+demo: install
+	$(T2I) sweep budget=quick sweep.name=demo '+ablation=baseline,shuffle,lrx10'
+	$(T2I) plot-mae runs/demo
+
+lint: install
+	$(VENV)/bin/ruff check t2i tests
+
+bench: install
+	$(T2I) bench
+
+tensorboard: install
+	$(VENV)/bin/tensorboard --logdir runs
+
+clean:
+	rm -rf $(VENV) runs

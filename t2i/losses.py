@@ -1,0 +1,76 @@
+"""Losses as plain functions of logits/scores; GAN losses chosen by name from config.
+
+Conventions: `real` and `fake` are D's outputs (logits, or critic scores for Wasserstein); every
+function returns a scalar to minimise.
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+LOG2 = math.log(2.0)
+
+
+def tanh_cross_entropy(targets, logits, subtract_log2: bool = False):
+    """Cross-entropy for tanh outputs with targets in [-1, 1]; its gradient w.r.t. logits is tanh(h) - y.
+
+    log(2 cosh h) - y h, written as log(1 + exp(-2|h|)) + |h| - y h so it never overflows; minus log 2
+    it is 0 at h = y = 0.
+    """
+    a = tf.abs(logits)
+    loss = tf.math.log1p(tf.exp(-2.0 * a)) + a - targets * logits
+    if subtract_log2:
+        loss = loss - LOG2
+    return tf.reduce_mean(loss)
+
+
+def bce_from_logits(labels, logits):
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+
+
+# --- D losses on one sub-step: `label` is 1 for real, 0 for fake/mismatched ------------------------
+
+def d_cross_entropy(logits, label: float):
+    return bce_from_logits(tf.fill(tf.shape(logits), label), logits)
+
+
+def d_wasserstein(scores, label: float):
+    # The critic raises scores of real pairs and lowers the rest.
+    return -tf.reduce_mean(scores) if label == 1.0 else tf.reduce_mean(scores)
+
+
+# --- G losses on D's output for generated images ----------------------------------------------------
+
+def g_nonsaturating(fake_logits):
+    return bce_from_logits(tf.ones_like(fake_logits), fake_logits)
+
+
+def g_saturating(fake_logits):
+    # Minimise log(1 - D(G)) = -BCE(label 0); its gradient vanishes when D is confident.
+    return -bce_from_logits(tf.zeros_like(fake_logits), fake_logits)
+
+
+def g_wasserstein(fake_scores):
+    return -tf.reduce_mean(fake_scores)
+
+
+GAN_LOSSES = {
+    "nonsaturating": (d_cross_entropy, g_nonsaturating),
+    "saturating": (d_cross_entropy, g_saturating),
+    "wasserstein": (d_wasserstein, g_wasserstein),
+}
+
+
+def gradient_penalty(critic, real, other, text_features, rng_seed):
+    """WGAN-GP: (||grad critic(x_hat)|| - 1)^2 at random interpolates x_hat of `real` and `other`."""
+    batch = tf.shape(real)[0]
+    alpha = tf.random.stateless_uniform([batch, 1, 1, 1], seed=rng_seed)
+    x_hat = alpha * real + (1.0 - alpha) * other
+    with tf.GradientTape() as tape:
+        tape.watch(x_hat)
+        scores = critic([x_hat, text_features], training=True)
+    grads = tape.gradient(scores, x_hat)
+    norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + 1e-12)
+    return tf.reduce_mean(tf.square(norms - 1.0))

@@ -1,0 +1,43 @@
+"""Discriminator (or WGAN critic): (image, text features) -> one logit / score."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from t2i.models.layers import MinibatchDiscrimination
+
+
+def downsampling_block(x, filters: int, dropout: float, name: str):
+    x = layers.Conv2D(filters, 4, strides=2, padding="same", name=f"{name}_down")(x)
+    x = layers.Dropout(dropout)(x)
+    x = layers.LeakyReLU()(x)
+    r = layers.Conv2D(filters, 4, padding="same", name=f"{name}_res")(x)
+    return layers.LeakyReLU()(layers.Add()([x, r]))
+
+
+def build_discriminator(cfg, image_size: int, features: int) -> keras.Model:
+    image = keras.Input((image_size, image_size, 3), name="image")
+    text = keras.Input((features,), name="text_features")
+    x = image
+    if cfg.image_noise > 0:
+        x = layers.GaussianNoise(cfg.image_noise, name="image_noise")(x)
+    # Noise must not push pixels outside the range real images can take, or D could tell by range alone.
+    x = layers.Lambda(lambda t: keras.ops.clip(t, -1.0, 1.0), name="clip")(x)
+    first, *rest = cfg.block_filters
+    x = downsampling_block(x, first, cfg.dropout, "block0")
+    side = image_size // 2
+    t = layers.Dense(side * side * cfg.text_channels, name="text_projection")(text)
+    t = layers.Reshape((side, side, cfg.text_channels))(t)
+    x = layers.Concatenate()([x, t])
+    for i, filters in enumerate(rest, start=1):
+        x = downsampling_block(x, filters, cfg.dropout, f"block{i}")
+    x = layers.Conv2D(cfg.head_filters, 1, name="head")(x)
+    x = layers.Dropout(cfg.dropout)(x)
+    x = layers.Flatten()(x)
+    mbd = cfg.minibatch_discrimination
+    if mbd.kernels > 0:
+        x = layers.Concatenate()([x, MinibatchDiscrimination(mbd.kernels, mbd.kernel_dim, name="mbd")(x)])
+    x = layers.Concatenate()([x, text])
+    logit = layers.Dense(1, use_bias=cfg.output_bias, name="logit", dtype="float32")(x)
+    return keras.Model([image, text], logit, name="discriminator")

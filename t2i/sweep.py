@@ -1,0 +1,109 @@
+"""`t2i sweep`: a Hydra multirun over ablations x seeds, run by a Hydra launcher.
+
+The launcher (joblib processes by default; submitit for SLURM, Ray for a Ray cluster) calls `task` once
+per run. A failing run is recorded as failed in its status.json and the sweep goes on; finished runs
+are skipped; interrupted ones resume. The summary table is read back from the runs' status files.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
+
+from t2i.config import CONF_DIR, validate
+
+# The reference study's series, in its order; `t2i sweep` runs these unless told otherwise.
+STUDY = (
+    "baseline,shuffle,mbd,shuffle_mbd,lrx10,adam_params,img_noise,full_vocab,increment_vocab,rnn_init,wgan"
+)
+
+
+def task(cfg) -> dict:
+    """One run of the sweep, in a launcher's worker. Never raises: failures become a status."""
+    cfg.run_dir = HydraConfig.get().runtime.output_dir
+    OmegaConf.resolve(cfg)
+    run_dir = Path(cfg.run_dir)
+    try:
+        validate(cfg)
+        from t2i.training.run import train
+
+        status = train(cfg)
+    except Exception as exc:  # one bad run must not stop the others
+        from t2i.training.run import read_status, write_status
+
+        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        if read_status(run_dir).get("status") != "failed":
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_status(run_dir, status="failed", reason=reason)
+        print(f"t2i: run {run_dir} failed: {reason}", file=sys.stderr, flush=True)
+        status = {"status": "failed", "reason": reason}
+    return {"run_dir": str(run_dir), **status}
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base=None)
+def _hydra_entry(cfg):
+    return task(cfg)
+
+
+def run_sweep(overrides: list[str]) -> Path:
+    """Launch the multirun and return the sweep directory."""
+    overrides = list(overrides)
+    keys = {o.split("=", 1)[0].lstrip("+~") for o in overrides if "=" in o}
+    if "ablation" not in keys:
+        overrides.append(f"+ablation={STUDY}")
+    argv = sys.argv
+    sys.argv = [argv[0], "--multirun", *overrides]
+    try:
+        _hydra_entry()
+    except SystemExit as exc:  # Hydra exits on config errors after printing them
+        if exc.code not in (0, None):
+            raise
+    finally:
+        sys.argv = argv
+    return sweep_dir(overrides)
+
+
+def sweep_dir(overrides: list[str]) -> Path:
+    from t2i.config import compose_config
+
+    plain = [o for o in overrides if not o.lstrip("+~").startswith("hydra") and "," not in o.split("=", 1)[-1]]
+    cfg = compose_config(plain)
+    return Path(cfg.runs_root) / cfg.sweep.name
+
+
+def status_table(root: Path) -> list[dict]:
+    from t2i.training.run import read_status
+
+    rows = []
+    for status_file in sorted(Path(root).glob("**/status.json")):
+        run = status_file.parent
+        st = read_status(run)
+        rows.append(
+            {
+                "run": str(run.relative_to(root)),
+                "status": st.get("status", "?"),
+                "epochs": st.get("epochs_done", 0),
+                "final_mae": st.get("final_mae", math.nan),
+                "best_mae": st.get("best_mae", math.nan),
+                "minutes": st.get("minutes", math.nan),
+                "reason": st.get("reason") or "",
+            }
+        )
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    head = f"{'run':<32} {'status':<8} {'epochs':>6} {'final MAE':>10} {'best MAE':>9} {'minutes':>8}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        line = (
+            f"{r['run']:<32} {r['status']:<8} {r['epochs']:>6} {r['final_mae']:>10.4f} "
+            f"{r['best_mae']:>9.4f} {r['minutes']:>8.1f}"
+        )
+        lines.append(line + (f"  {r['reason'][:120]}" if r["reason"] else ""))
+    return "\n".join(lines)

@@ -1,0 +1,164 @@
+"""Everything around the GAN step that happens once an epoch, as Keras callbacks.
+
+Order matters: callbacks that add numbers to `logs` (schedule, evaluation) come before the ones that
+write them (CSV, TensorBoard, progress), and the checkpoint comes last so a saved epoch is a logged one.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from t2i import images
+from t2i.data.dataset import vocab_at_epoch
+from t2i.training import state
+
+
+class TrainingDiverged(RuntimeError):
+    pass
+
+
+class EpochSchedule(keras.callbacks.Callback):
+    """D-only warm-up epochs, step decay of both learning rates, and the curriculum's vocabulary."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        self.t0 = 0.0
+
+    def vocab(self, epoch: int) -> int:
+        cur = self.cfg.data.curriculum
+        return int(vocab_at_epoch(epoch, self.cfg.data.vocab_size, cur.start_vocab, cur.start_epoch, cur.every))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.t0 = time.perf_counter()
+        self.model.train_generator.assign(epoch >= self.cfg.gan.d_only_epochs)
+        opt = self.cfg.optimizer
+        lr = opt.learning_rate
+        if opt.decay_every_epochs > 0:
+            lr *= opt.decay_factor ** (epoch // opt.decay_every_epochs)
+        for o in (self.model.d_optimizer, self.model.g_optimizer):
+            o.learning_rate.assign(lr)
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.t0
+        logs.update(
+            vocab_size=self.vocab(epoch),
+            learning_rate=float(self.model.g_optimizer.learning_rate.numpy()),
+            seconds=seconds,
+            images_per_s=self.cfg.trainer.steps_per_epoch * self.cfg.data.batch_size / seconds,
+        )
+        bad = [k for k, v in logs.items() if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            raise TrainingDiverged(f"non-finite {', '.join(sorted(bad))} at epoch {epoch}")
+
+
+def generated_error(model, evalset, batch: int = 256) -> tuple[float, float]:
+    """MAE and MSE of G(text) against the true images, in [-1, 1] pixel units (the reference's metric)."""
+    abs_sum = sq_sum = 0.0
+    n = len(evalset["chars"])
+    for i in range(0, n, batch):
+        fake = model.predict_images(evalset["chars"][i : i + batch], evalset["spec"][i : i + batch])
+        diff = fake - evalset["images"][i : i + batch]
+        abs_sum += float(np.abs(diff).sum())
+        sq_sum += float(np.square(diff).sum())
+    count = evalset["images"].size
+    return abs_sum / count, sq_sum / count
+
+
+class Evaluation(keras.callbacks.Callback):
+    def __init__(self, evalset):
+        super().__init__()
+        self.evalset = evalset
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["mae"], logs["mse"] = generated_error(self.model, self.evalset)
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Every `every` epochs: truth | generated for fixed texts, as PNG and in TensorBoard."""
+
+    def __init__(self, evalset, out_dir: Path, writer, every: int, count: int = 16):
+        super().__init__()
+        self.out_dir, self.writer, self.every = out_dir, writer, every
+        self.sample = {k: v[:count] for k, v in evalset.items()}
+        self.captions = [images.caption(c, s) for c, s in zip(self.sample["chars"], self.sample["spec"])]
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every and epoch + 1 != self.params.get("epochs"):
+            return
+        fake = self.model.predict_images(self.sample["chars"], self.sample["spec"])
+        truth = self.sample["images"]
+        images.save_pairs_figure(
+            self.out_dir / f"epoch_{epoch + 1:04d}.png", truth, fake, self.captions,
+            title=f"epoch {epoch + 1}: truth | generated",
+        )
+        with self.writer.as_default():
+            tf.summary.image("samples (truth | generated)", images.pairs_array(truth, fake)[None], step=epoch)
+        self.writer.flush()
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Exact resume state every `every` epochs, plus the weights `t2i generate` loads."""
+
+    def __init__(self, run_dir: Path, every: int, on_save=None):
+        super().__init__()
+        self.run_dir, self.every, self.on_save = run_dir, every, on_save
+
+    def save(self, epoch: int) -> None:
+        ckpt = self.run_dir / "checkpoints"
+        state.save_state(ckpt / "state.npz", state.training_variables(self.model), epoch)
+        for net in (self.model.text_encoder, self.model.generator, self.model.discriminator):
+            tmp = ckpt / f"{net.name}.tmp.weights.h5"
+            net.save_weights(tmp)
+            tmp.replace(ckpt / f"{net.name}.weights.h5")
+        if self.on_save:
+            self.on_save(epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0 or epoch + 1 == self.params.get("epochs"):
+            self.save(epoch + 1)
+
+
+class Progress(keras.callbacks.Callback):
+    """One line an epoch: epoch, MAE, best MAE, vocabulary, time and ETA."""
+
+    def __init__(self, label: str, stream=sys.stderr):
+        super().__init__()
+        self.label, self.stream = label, stream
+        self.best = math.inf
+        self.started = 0.0
+        self.first_epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+        self.first_epoch = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.first_epoch is None:
+            self.first_epoch = epoch
+        self.best = min(self.best, logs.get("mae", math.inf))
+        total = self.params.get("epochs")
+        elapsed = time.perf_counter() - self.started
+        per_epoch = elapsed / (epoch + 1 - self.first_epoch)
+        eta = per_epoch * (total - epoch - 1)
+        print(
+            f"[{self.label}] epoch {epoch + 1}/{total}  mae {logs.get('mae', float('nan')):.4f}  "
+            f"best {self.best:.4f}  vocab {logs.get('vocab_size', '-')}  {per_epoch:.1f}s/epoch  "
+            f"ETA {_duration(eta)}",
+            file=self.stream,
+            flush=True,
+        )
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"

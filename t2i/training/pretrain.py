@@ -1,0 +1,143 @@
+"""Part 1: the generator alone, supervised by tanh cross-entropy; yields the pretrained text encoder.
+
+Results are cached by what they depend on (networks, image size, pretraining budget), so every run and
+every sweep that needs the same encoder shares one pretraining. A file lock makes concurrent runs wait
+for the one that trains instead of training it again.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+from omegaconf import OmegaConf
+
+from t2i import losses
+from t2i.data.dataset import TextImageSampler, eval_set, supervised_dataset
+from t2i.models import build_generator, build_text_encoder
+from t2i.training import setup
+from t2i.training.callbacks import Progress
+
+PRETRAIN_SEED = 0
+
+
+def pretrain_needs(cfg) -> dict:
+    return OmegaConf.to_container(
+        OmegaConf.create(
+            {
+                "text_encoder": cfg.model.text_encoder,
+                "generator": cfg.model.generator,
+                "image_size": cfg.data.image_size,
+                "pretrain": cfg.pretrain,
+                "format": 1,
+            }
+        )
+    )
+
+
+def cache_entry(cfg) -> Path:
+    needs = json.dumps(pretrain_needs(cfg), sort_keys=True)
+    digest = hashlib.sha256(needs.encode()).hexdigest()[:16]
+    return Path(os.path.expanduser(cfg.cache_dir)) / "pretrain" / digest
+
+
+@contextmanager
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def pixel_mae(images, logits):
+    return tf.reduce_mean(tf.abs(tf.tanh(logits) - images))
+
+
+def pixel_mse(images, logits):
+    return tf.reduce_mean(tf.square(tf.tanh(logits) - images))
+
+
+def build_supervised(cfg):
+    te = build_text_encoder(cfg.model.text_encoder)
+    g = build_generator(cfg.model.generator, cfg.model.text_encoder.features)
+    chars, spec = te.inputs
+    inputs = [te([chars, spec])]
+    if cfg.model.generator.latent_dim > 0:
+        # Supervised learning has one right image per text, so z is held at zero here.
+        inputs.append(keras.ops.zeros((keras.ops.shape(chars)[0], cfg.model.generator.latent_dim)))
+    model = keras.Model([chars, spec], g(inputs), name="supervised_generator")
+    return te, g, model
+
+
+def run_pretraining(cfg, out_dir: Path, verbose: bool = True) -> None:
+    """Train Part 1 into out_dir: text_encoder/generator weights and metrics.csv."""
+    setup.configure(cfg.trainer, PRETRAIN_SEED)
+    p = cfg.pretrain
+    sampler = TextImageSampler(p.vocab_size, cfg.data.image_size, cfg.cache_dir)
+    te, g, model = build_supervised(cfg)
+    model.compile(
+        optimizer=keras.optimizers.Adam(p.learning_rate),
+        loss=losses.tanh_cross_entropy,
+        metrics=[pixel_mae, pixel_mse],
+    )
+    callbacks = [keras.callbacks.CSVLogger(str(out_dir / "metrics.csv"))]
+    if verbose:
+        callbacks.append(_PretrainProgress())
+    model.fit(
+        supervised_dataset(sampler, p.batch_size, PRETRAIN_SEED),
+        epochs=p.epochs,
+        steps_per_epoch=p.steps_per_epoch,
+        verbose=0,
+        shuffle=False,
+        callbacks=callbacks,
+    )
+    evalset = eval_set(sampler, 512)
+    pred = tf.tanh(model.predict([evalset["chars"], evalset["spec"]], verbose=0, batch_size=256))
+    mae = float(tf.reduce_mean(tf.abs(pred - evalset["images"])))
+    te.save_weights(out_dir / "text_encoder.weights.h5")
+    g.save_weights(out_dir / "generator.weights.h5")
+    (out_dir / "result.json").write_text(json.dumps({"mae": mae, "epochs": p.epochs, "needs": pretrain_needs(cfg)}, indent=2))
+
+
+class _PretrainProgress(Progress):
+    def __init__(self):
+        super().__init__("pretrain")
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {}, mae=logs.get("pixel_mae", float("nan")))
+        super().on_epoch_end(epoch, logs)
+
+
+def ensure_pretrained(cfg, verbose: bool = True, force: bool = False) -> Path:
+    """The cache directory of the Part 1 result this config needs, training it first if absent."""
+    entry = cache_entry(cfg)
+    with _locked(entry.with_suffix(".lock")):
+        if force and entry.exists():
+            shutil.rmtree(entry)
+        if (entry / "result.json").exists():
+            return entry
+        print(
+            f"t2i: no pretrained text encoder for this config yet; pretraining once ({cfg.pretrain.epochs} "
+            f"epochs, cached in {entry})",
+            file=sys.stderr,
+            flush=True,
+        )
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=entry.parent))
+        try:
+            run_pretraining(cfg, tmp, verbose)
+            os.replace(tmp, entry)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return entry
