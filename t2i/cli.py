@@ -80,6 +80,51 @@ def pretrain(
     typer.echo(f"t2i: pretrained text encoder in {entry}  (MAE {result['mae']:.4f} after {result['epochs']} epochs)")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sweep(overrides: Optional[List[str]] = OVERRIDES):
+    """Run many trainings as a Hydra multirun: by default every ablation of the study, seed 0.
+
+    Sweep values use Hydra syntax: '+ablation=baseline,mbd' 'seed=0,1,2'. Launcher: hydra/launcher=joblib
+    (default, local processes; sweep.workers=N), submitit_slurm, or ray.
+    """
+    overrides = list(overrides or [])
+    from t2i.config import ConfigError
+    from t2i.sweep import format_table, run_sweep, status_table
+
+    try:
+        root = run_sweep(overrides)
+    except ConfigError as exc:
+        fail(exc)
+    rows = status_table(root)
+    typer.echo(format_table(rows))
+    failed = [r for r in rows if r["status"] != "done"]
+    if failed:
+        typer.echo(f"t2i: {len(failed)} of {len(rows)} runs did not finish; see their status.json", err=True)
+        raise typer.Exit(1)
+
+
+@app.command("plot-mae")
+def plot_mae(
+    runs_dir: Path = typer.Argument(..., help="A sweep directory, a runs root or a single run."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Figure path (default RUNS_DIR/mae.png)."),
+    band: str = typer.Option("minmax", help="Spread over seeds: minmax, std or none."),
+    smooth: int = typer.Option(1, help="Rolling-mean window in epochs."),
+    log_scale: bool = typer.Option(False, "--log", help="Logarithmic MAE axis."),
+    threshold: List[float] = typer.Option([0.2, 0.1], help="MAE thresholds for the epochs-to-threshold columns."),
+):
+    """Compare MAE curves of all runs below RUNS_DIR in one figure, plus summary.csv and summary.md."""
+    from t2i.plots import PlotError, plot_mae_command
+
+    if not runs_dir.exists():
+        fail(f"{runs_dir} does not exist")
+    try:
+        out = plot_mae_command(runs_dir, output, band=band, smooth=smooth, log_scale=log_scale, thresholds=tuple(threshold))
+    except PlotError as exc:
+        fail(exc)
+    for path in [*out["figure"], *out["summary"]]:
+        typer.echo(f"wrote {path}")
+
+
 def main():
     try:
         app()

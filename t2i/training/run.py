@@ -76,7 +76,9 @@ def check_run_dir(cfg) -> str:
     run_dir = Path(cfg.run_dir)
     saved = run_dir / "config.yaml"
     if not saved.exists():
-        if run_dir.exists() and any(run_dir.iterdir()):
+        # Hydra's launcher puts its own .hydra/ and job log into the directory before the run starts.
+        foreign = [p for p in run_dir.iterdir() if not p.name.startswith(".") and p.suffix != ".log"] if run_dir.exists() else []
+        if foreign:
             raise RunDirError(f"{run_dir} exists and is not a t2i run directory; choose another run_dir")
         return "new"
     try:
