@@ -125,6 +125,59 @@ def plot_mae(
         typer.echo(f"wrote {path}")
 
 
+MODEL_PATH = typer.Argument(..., help="A run directory, its checkpoints/ directory, or a pretrained cache entry.")
+
+
+@app.command()
+def generate(
+    run: Path = MODEL_PATH,
+    texts: List[str] = typer.Argument(..., help="Two-character texts in the model's vocabulary, e.g. 42 07."),
+    bg: Optional[str] = typer.Option(None, "--bg", help="Background colour [default: black]."),
+    fg: Optional[str] = typer.Option(None, "--fg", help="Text colour [default: white]."),
+    spec: Optional[str] = typer.Option(None, "--spec", help="Instead of --bg/--fg: 'backgroundcolor black, color red'."),
+    output: Path = typer.Option(Path("generated.png"), "-o", "--output", help="Figure path."),
+    interpolate: bool = typer.Option(False, "--interpolate", help="Two texts: images from text features mixed between them."),
+    steps: int = typer.Option(8, "--steps", help="Images in the --interpolate strip."),
+):
+    """Generate images for texts with a trained generator: truth | generated per text, or an interpolation strip."""
+    from t2i.data.vocab import VocabularyError
+    from t2i.generate import ModelLoadError, UsageError, generate_command
+
+    try:
+        path = generate_command(run, texts, bg=bg, fg=fg, spec=spec, output=output, interpolation=interpolate, steps=steps)
+    except (ModelLoadError, UsageError, VocabularyError) as exc:
+        fail(exc)
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
+def evaluate(
+    run: Path = MODEL_PATH,
+    samples: int = typer.Option(
+        20_000, help="Score every input if there are at most this many (digits: 6,400), else a uniform random "
+        "sample of this many with a fixed seed."),
+    output_dir: Optional[Path] = typer.Option(None, "-o", "--output-dir", help="Default: the run directory."),
+):
+    """Score G on the whole input space: MAE overall, per colour, per character, per colour pair, and readability.
+
+    Writes evaluation.json, evaluation_per_colour.csv, evaluation_per_char.csv, evaluation_samples.csv and
+    evaluation.png. Readability: share of generated images whose nearest (L1) true render among all texts
+    in the same colours is their own.
+    """
+    from t2i.evaluation import evaluate as run_evaluation, format_table
+    from t2i.generate import ModelLoadError
+
+    if samples < 1:
+        fail(f"--samples must be at least 1, got {samples}")
+    try:
+        result = run_evaluation(run, samples=samples, output_dir=output_dir)
+    except ModelLoadError as exc:
+        fail(exc)
+    typer.echo(format_table(result))
+    for path in result["files"]:
+        typer.echo(f"wrote {path}")
+
+
 def main():
     try:
         app()

@@ -124,6 +124,8 @@ class TrainerConfig:
     steps_per_epoch: int = 32
     sample_every: int = 10
     checkpoint_every: int = 1
+    steps_per_execution: int = 0  # GAN steps fused into one graph call; 0: a whole epoch
+    jit_compile: bool = False  # XLA for the GAN step
     precision: str = "float32"  # float32 | bfloat16 | mixed_float16
     deterministic: bool = True
     threads: int = 0  # 0: TensorFlow's default

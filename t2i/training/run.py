@@ -99,7 +99,13 @@ def build_gan(cfg, text_encoder_weights: Path | None) -> ConditionalGAN:
     g = build_generator(m.generator, m.text_encoder.features)
     d = build_discriminator(m.discriminator, cfg.data.image_size, m.text_encoder.features)
     gan = ConditionalGAN(te, g, d, cfg.gan, latent_dim=m.generator.latent_dim)
-    gan.compile(d_optimizer=make_optimizer(cfg.optimizer), g_optimizer=make_optimizer(cfg.optimizer))
+    t = cfg.trainer
+    gan.compile(
+        d_optimizer=make_optimizer(cfg.optimizer),
+        g_optimizer=make_optimizer(cfg.optimizer),
+        steps_per_execution=t.steps_per_execution or t.steps_per_epoch,
+        jit_compile=t.jit_compile,
+    )
     return gan
 
 

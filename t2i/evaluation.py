@@ -1,0 +1,247 @@
+"""`t2i evaluate`: the generator against the true images over the whole input space.
+
+Samples: every (pair, bg, fg) of the run's vocabulary when there are at most `samples` of them (digits:
+100 pairs x 64 colour pairs = 6,400), else a uniform random sample of `samples` without replacement,
+drawn with the fixed seed SAMPLE_SEED so every run of a vocabulary is scored on the same inputs.
+bg == fg inputs are included, as training draws them too (rarely).
+
+MAE is training's `mae`: mean |G(text) - true image| in [-1, 1] pixel units; the true images come from
+the fast mask path (within 0.0074 of the reference renderer per pixel, see t2i/data/render.py).
+
+Readability: an image is readable when, among the true renders of *all* pairs of the vocabulary in its
+colours, the nearest by L1 is its own target (ties count as readable). The confusion list counts the
+(target -> nearest) pairs of the unreadable ones.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from t2i.data.vocab import COLOURS, FULL_ALPHABET
+
+DEFAULT_SAMPLES = 20_000
+SAMPLE_SEED = 0
+G_BATCH = 512
+# Rows x candidates per L1 distance call: bounds the memory of [rows, candidates, pixels] if XLA does not fuse.
+_PAIRS_PER_CALL = 1 << 15
+N_COLOURS = len(COLOURS)
+
+
+def select_samples(vocab_size: int, samples: int, seed: int = SAMPLE_SEED):
+    """(pair ids, bg ids, fg ids, exhaustive); pair id = first * vocab_size + second, as in the mask table."""
+    space = vocab_size * vocab_size * N_COLOURS * N_COLOURS
+    if samples < 1:
+        raise ValueError(f"--samples must be at least 1, got {samples}")
+    if space <= samples:
+        index = np.arange(space)
+    else:
+        index = np.sort(np.random.default_rng(seed).choice(space, samples, replace=False))
+    # Same order as TextImageSampler.enumerate_all: pair-major, then bg, then fg.
+    pair, colours = np.divmod(index, N_COLOURS * N_COLOURS)
+    bg, fg = np.divmod(colours, N_COLOURS)
+    return pair.astype(np.int32), bg.astype(np.int32), fg.astype(np.int32), space <= samples
+
+
+def _chars(pair, vocab_size: int) -> np.ndarray:
+    return np.stack(np.divmod(pair, vocab_size), axis=1).astype(np.int32)
+
+
+def generate_and_score(model, sampler, pair, bg, fg):
+    """G's images [N, D] (flattened) and each one's MAE against its true image [N]."""
+    from t2i.data.dataset import spec_ids
+
+    chars = _chars(pair, sampler.vocab_size)
+    fake = model(chars, spec_ids(bg, fg).numpy()).reshape(len(pair), -1)
+    errors = np.empty(len(pair))
+    for i in range(0, len(pair), G_BATCH):
+        s = slice(i, i + G_BATCH)
+        truth = sampler.images(chars[s], bg[s], fg[s]).numpy().reshape(len(fake[s]), -1)
+        errors[s] = np.abs(fake[s] - truth).mean(axis=1)
+    return fake, errors
+
+
+def nearest_renders(fake, sampler, pair, bg, fg) -> np.ndarray:
+    """For each image, the pair id of the nearest (L1) true render among all pairs in its colours."""
+    import tensorflow as tf
+
+    # XLA fuses subtract-abs-sum into one loop, never holding [rows, candidates, pixels] in memory.
+    l1 = tf.function(lambda a, b: tf.reduce_sum(tf.abs(a[:, None, :] - b[None, :, :]), axis=-1), jit_compile=True)
+    n_pairs = sampler.vocab_size**2
+    all_chars = _chars(np.arange(n_pairs), sampler.vocab_size)
+    groups = {}
+    for i, key in enumerate(zip(bg.tolist(), fg.tolist())):
+        groups.setdefault(key, []).append(i)
+    # One chunk size for every call, so XLA compiles once.
+    chunk = max(1, min(max(map(len, groups.values())), _PAIRS_PER_CALL // n_pairs))
+    nearest = np.empty(len(pair), np.int64)
+    for (b, f), rows in groups.items():
+        ones = np.ones(n_pairs, np.int32)
+        candidates = sampler.images(all_chars, ones * b, ones * f).numpy().reshape(n_pairs, -1)
+        for start in range(0, len(rows), chunk):
+            idx = np.asarray(rows[start : start + chunk])
+            block = np.zeros((chunk, fake.shape[1]), np.float32)
+            block[: len(idx)] = fake[idx]
+            dist = l1(block, candidates).numpy()[: len(idx)]
+            own = dist[np.arange(len(idx)), pair[idx]]
+            nearest[idx] = np.where(own <= dist.min(axis=1), pair[idx], dist.argmin(axis=1))
+    return nearest
+
+
+def _mean_where(values, masks) -> list:
+    """Mean of `values` under each boolean mask; None where a mask selects nothing (small random samples)."""
+    return [float(values[m].mean()) if m.any() else None for m in masks]
+
+
+def summarise(errors, readable, pair, bg, fg, nearest, vocab_size: int, confusions: int = 20) -> dict:
+    chars = _chars(pair, vocab_size)
+    alphabet = FULL_ALPHABET[:vocab_size]
+    by_bg = [bg == c for c in range(N_COLOURS)]
+    by_fg = [fg == c for c in range(N_COLOURS)]
+    # A character counts once for every sample that contains it, in either position.
+    by_char = [(chars[:, 0] == k) | (chars[:, 1] == k) for k in range(vocab_size)]
+    cells = [[(bg == b) & (fg == f) for f in range(N_COLOURS)] for b in range(N_COLOURS)]
+    text = lambda p: alphabet[p // vocab_size] + alphabet[p % vocab_size]  # noqa: E731
+    wrong = Counter((text(p), text(q)) for p, q in zip(pair[~readable], nearest[~readable]))
+    distinct = bg != fg
+    return {
+        "mae": float(errors.mean()),
+        "readability": float(readable.mean()),
+        "readability_distinct_colours": float(readable[distinct].mean()) if distinct.any() else None,
+        "colours": list(COLOURS),
+        "mae_per_background": dict(zip(COLOURS, _mean_where(errors, by_bg))),
+        "mae_per_text_colour": dict(zip(COLOURS, _mean_where(errors, by_fg))),
+        "samples_per_background": dict(zip(COLOURS, (int(m.sum()) for m in by_bg))),
+        "samples_per_text_colour": dict(zip(COLOURS, (int(m.sum()) for m in by_fg))),
+        "readability_per_background": dict(zip(COLOURS, _mean_where(readable, by_bg))),
+        "readability_per_text_colour": dict(zip(COLOURS, _mean_where(readable, by_fg))),
+        "mae_per_char": dict(zip(alphabet, _mean_where(errors, by_char))),
+        "samples_per_char": dict(zip(alphabet, (int(m.sum()) for m in by_char))),
+        "readability_per_char": dict(zip(alphabet, _mean_where(readable, by_char))),
+        # rows: background colour, columns: text colour, both in `colours` order
+        "mae_matrix": [_mean_where(errors, row) for row in cells],
+        "samples_matrix": [[int(m.sum()) for m in row] for row in cells],
+        "confusions": [{"target": t, "nearest": n, "count": c} for (t, n), c in wrong.most_common(confusions)],
+    }
+
+
+def _fmt(value, digits=4) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def write_tables(out_dir: Path, result: dict, pair, bg, fg, errors, nearest, vocab_size: int) -> list[Path]:
+    alphabet = FULL_ALPHABET[:vocab_size]
+    text = lambda p: alphabet[p // vocab_size] + alphabet[p % vocab_size]  # noqa: E731
+    paths = [out_dir / f"evaluation_{name}.csv" for name in ("per_colour", "per_char", "samples")]
+    with open(paths[0], "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["role", "colour", "samples", "mae", "readability"])
+        for role, key in (("background", "background"), ("text", "text_colour")):
+            for c in COLOURS:
+                w.writerow([role, c, result[f"samples_per_{key}"][c], _fmt(result[f"mae_per_{key}"][c], 6),
+                            _fmt(result[f"readability_per_{key}"][c], 6)])
+    with open(paths[1], "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["char", "samples", "mae", "readability"])
+        for c in alphabet:
+            w.writerow([c, result["samples_per_char"][c], _fmt(result["mae_per_char"][c], 6),
+                        _fmt(result["readability_per_char"][c], 6)])
+    with open(paths[2], "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "background", "text_colour", "mae", "nearest"])
+        for p, b, f, e, q in zip(pair, bg, fg, errors, nearest):
+            w.writerow([text(p), COLOURS[b], COLOURS[f], repr(float(e)), text(q)])
+    return paths
+
+
+def plot(path: Path, result: dict, title: str) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    chars = list(result["mae_per_char"])
+    fig = Figure(figsize=(6 + max(4.0, 0.16 * len(chars)), 5.2))
+    FigureCanvasAgg(fig)
+    heat_ax, bar_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, max(1.0, 0.03 * len(chars))]})
+    matrix = np.array([[np.nan if v is None else v for v in row] for row in result["mae_matrix"]])
+    im = heat_ax.imshow(matrix, cmap="viridis")
+    mid = np.nanmean(matrix) if np.isfinite(matrix).any() else 0.0
+    for (b, f), v in np.ndenumerate(matrix):
+        if np.isfinite(v):  # dark text on the bright half of viridis, light on the dark half
+            heat_ax.text(f, b, f"{v:.2f}", ha="center", va="center", fontsize=7, color="black" if v > mid else "white")
+    heat_ax.set_xticks(range(N_COLOURS), COLOURS, rotation=45, ha="right")
+    heat_ax.set_yticks(range(N_COLOURS), COLOURS)
+    heat_ax.set_xlabel("text colour")
+    heat_ax.set_ylabel("background colour")
+    heat_ax.set_title("MAE per colour pair")
+    fig.colorbar(im, ax=heat_ax, fraction=0.046, pad=0.04)
+    values = [np.nan if v is None else v for v in result["mae_per_char"].values()]
+    bar_ax.bar(range(len(chars)), values, color="tab:blue")
+    bar_ax.axhline(result["mae"], color="tab:red", linestyle="--", label=f"overall {result['mae']:.4f}")
+    bar_ax.set_xticks(range(len(chars)), chars, fontsize=8 if len(chars) <= 20 else 6)
+    bar_ax.set_xlim(-0.6, len(chars) - 0.4)
+    bar_ax.set_xlabel("character (samples containing it)")
+    bar_ax.set_ylabel("MAE ([-1, 1] units)")
+    bar_ax.set_title("MAE per character")
+    bar_ax.legend(loc="lower right", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def evaluate(run, samples: int = DEFAULT_SAMPLES, output_dir=None, verbose: bool = False) -> dict:
+    """Score the model in `run` and write evaluation.json/.png and CSVs; returns the JSON's content."""
+    from t2i.data.dataset import TextImageSampler
+    from t2i.generate import load_model, locate
+
+    started = time.perf_counter()
+    source = locate(run)
+    pair, bg, fg, exhaustive = select_samples(source.vocab_size, samples)
+    model, cfg, vocab_size = load_model(source)
+    sampler = TextImageSampler(vocab_size, int(cfg.data.image_size), source.cache_dir)
+    fake, errors = generate_and_score(model, sampler, pair, bg, fg)
+    nearest = nearest_renders(fake, sampler, pair, bg, fg)
+    result = {
+        "run": str(Path(run)),
+        "vocab_size": vocab_size,
+        "image_size": int(cfg.data.image_size),
+        "samples": len(pair),
+        "input_space": vocab_size**2 * N_COLOURS**2,
+        "exhaustive": bool(exhaustive),
+        "sample_seed": None if exhaustive else SAMPLE_SEED,
+        "truth": "fast mask path (t2i.data.render.compose)",
+        **summarise(errors, nearest == pair, pair, bg, fg, nearest, vocab_size),
+    }
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    out_dir = Path(output_dir) if output_dir is not None else source.root
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "evaluation.json").write_text(json.dumps(result, indent=2))
+    paths = [out_dir / "evaluation.json", *write_tables(out_dir, result, pair, bg, fg, errors, nearest, vocab_size)]
+    how = "all inputs" if exhaustive else f"uniform sample, seed {SAMPLE_SEED}"
+    plot(out_dir / "evaluation.png", result,
+         f"{source.root}: {len(pair)} samples ({how}), MAE {result['mae']:.4f}, readability {result['readability']:.3f}")
+    result["files"] = [str(p) for p in [*paths, out_dir / "evaluation.png"]]
+    return result
+
+
+def format_table(result: dict, worst: int = 5) -> str:
+    how = "all inputs" if result["exhaustive"] else f"uniform sample of {result['input_space']}, seed {result['sample_seed']}"
+    lines = [
+        f"{result['samples']} samples ({how}) in {result['seconds']}s",
+        f"MAE {result['mae']:.4f}   readability {result['readability']:.3f}"
+        f" ({_fmt(result['readability_distinct_colours'], 3)} with background != text colour)",
+        "",
+        f"{'colour':<8} {'MAE as bg':>10} {'as text':>8}",
+    ]
+    for c in COLOURS:
+        lines.append(f"{c:<8} {_fmt(result['mae_per_background'][c]):>10} {_fmt(result['mae_per_text_colour'][c]):>8}")
+    per_char = [(v, c) for c, v in result["mae_per_char"].items() if v is not None]
+    lines.append("worst characters: " + "  ".join(f"{c} {v:.4f}" for v, c in sorted(per_char, reverse=True)[:worst]))
+    if result["confusions"]:
+        lines.append("most frequent confusions: " + "  ".join(
+            f"{x['target']}->{x['nearest']} ({x['count']})" for x in result["confusions"][:worst]))
+    return "\n".join(lines)

@@ -1,0 +1,35 @@
+"""Shared test setup: a quiet TensorFlow, a per-session cache directory, and tiny configs."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports TensorFlow.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def t2i_cache_dir(tmp_path_factory):
+    """Mask tables and pretraining results go to one directory per session, shared by all tests."""
+    path = tmp_path_factory.mktemp("t2i_cache")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("T2I_CACHE_DIR", str(path))
+    yield path
+    mp.undo()
+
+
+@pytest.fixture
+def tiny_cfg(tmp_path):
+    """A factory of tiny-budget configs whose runs land in this test's tmp_path.
+
+    tiny_cfg("+ablation=mbd", "seed=3") composes ["budget=tiny", f"runs_root={tmp_path}", ...]; a later
+    override of the same key (e.g. runs_root=...) wins.
+    """
+    from t2i.config import compose_config
+
+    def make(*extra: str):
+        return compose_config(["budget=tiny", f"runs_root={tmp_path}", *extra])
+
+    return make

@@ -1,0 +1,182 @@
+"""End-to-end runs on tiny budgets: outputs, determinism, resume, run-directory safety, CLI errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from t2i.cli import app
+from t2i.config import ConfigError, compose_config
+
+TIMING = ["seconds", "images_per_s"]
+
+
+def tiny(tmp_path, *extra):
+    return compose_config(["budget=tiny", f"runs_root={tmp_path}", *extra])
+
+
+def metrics(run_dir) -> pd.DataFrame:
+    return pd.read_csv(Path(run_dir) / "metrics.csv").drop(columns=TIMING)
+
+
+def test_train_writes_run_directory(tmp_path):
+    from t2i.training.run import train
+
+    cfg = tiny(tmp_path, "trainer.epochs=3")
+    status = train(cfg)
+    run = Path(cfg.run_dir)
+    assert run == tmp_path / "baseline" / "seed=0"
+    df = pd.read_csv(run / "metrics.csv")
+    assert list(df["epoch"]) == [0, 1, 2]
+    for col in ("mae", "mse", "mae_train", "g_loss", "d0_fake_loss", "d2_mismatched_acc", "seconds", "images_per_s"):
+        assert col in df and df[col].notna().all(), col
+    assert ((df["mae"] > 0) & (df["mae"] < 2)).all()
+    assert status["status"] == "done" and status["epochs_done"] == 3
+    assert status["final_mae"] == pytest.approx(df["mae"].iloc[-1])
+    assert list((run / "tensorboard" / "train").glob("events.out.tfevents.*"))
+    assert sorted(p.name for p in (run / "samples").glob("*.png")) == ["epoch_0001.png", "epoch_0002.png", "epoch_0003.png"]
+    assert (run / "checkpoints" / "generator.weights.h5").exists()
+    # G is frozen during the D-only warm-up epoch and trained after it.
+    assert df["g_loss"].iloc[0] == 0 and df["g_loss"].iloc[1] > 0
+
+
+def test_same_seed_gives_identical_metrics(tmp_path):
+    from t2i.training.run import train
+
+    a = tiny(tmp_path / "a", "trainer.epochs=3")
+    b = tiny(tmp_path / "b", "trainer.epochs=3")
+    train(a)
+    train(b)
+    pd.testing.assert_frame_equal(metrics(a.run_dir), metrics(b.run_dir))
+    c = tiny(tmp_path / "c", "trainer.epochs=3", "seed=1")
+    train(c)
+    assert not metrics(c.run_dir)["mae"].equals(metrics(a.run_dir)["mae"])
+
+
+def test_finished_run_is_skipped_and_a_different_config_is_refused(tmp_path):
+    from t2i.training.run import RunDirError, train
+
+    cfg = tiny(tmp_path)
+    train(cfg)
+    before = (Path(cfg.run_dir) / "metrics.csv").read_text()
+    assert train(cfg).get("skipped")
+    assert (Path(cfg.run_dir) / "metrics.csv").read_text() == before
+    with pytest.raises(RunDirError, match="different config.*learning_rate"):
+        train(tiny(tmp_path, "optimizer.learning_rate=0.001"))
+    assert (Path(cfg.run_dir) / "metrics.csv").read_text() == before
+
+
+def _wait_for_epochs(run_dir: Path, n: int, proc, timeout=240):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if json.loads((run_dir / "status.json").read_text()).get("epochs_done", 0) >= n:
+                return
+        except (OSError, ValueError):
+            pass
+        assert proc.poll() is None, "training exited before it could be killed"
+        time.sleep(0.05)
+    raise TimeoutError
+
+
+def test_killed_run_resumes_to_the_uninterrupted_curve(tmp_path):
+    from t2i.training.run import train
+
+    args = ["budget=tiny", "trainer.epochs=6", "trainer.steps_per_epoch=4"]
+    reference = compose_config([*args, f"runs_root={tmp_path / 'ref'}"])
+    train(reference)
+
+    overrides = [*args, f"runs_root={tmp_path / 'killed'}"]
+    run_dir = Path(compose_config(overrides).run_dir)
+    proc = subprocess.Popen([sys.executable, "-m", "t2i.cli", "train", *overrides], stderr=subprocess.DEVNULL)
+    _wait_for_epochs(run_dir, 3, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "running"
+
+    status = train(compose_config(overrides))
+    assert status["status"] == "done" and status["epochs_done"] == 6
+    pd.testing.assert_frame_equal(metrics(run_dir), metrics(reference.run_dir))
+
+
+def test_pretraining_is_cached_and_shared(tmp_path, capsys):
+    from t2i.training.pretrain import cache_entry, ensure_pretrained
+
+    cfg = tiny(tmp_path, "pretrain.epochs=2")
+    entry = ensure_pretrained(cfg, verbose=False)
+    assert (entry / "text_encoder.weights.h5").exists() and (entry / "metrics.csv").exists()
+    stamp = (entry / "result.json").stat().st_mtime_ns
+    assert ensure_pretrained(tiny(tmp_path, "pretrain.epochs=2", "seed=5", "+ablation=mbd")) == entry
+    assert (entry / "result.json").stat().st_mtime_ns == stamp
+    assert cache_entry(tiny(tmp_path, "pretrain.epochs=3")) != entry
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("trainer.nope=1", "trainer.nope"),
+        ("trainer.epochs=many", "trainer.epochs"),
+        ("+ablation=nope", "unknown ablation 'nope' (available: adam_params, baseline"),
+        ("data=nope", "unknown data 'nope'"),
+        ("gan.loss=hinge", "gan.loss='hinge' is not one of"),
+        ("trainer.epochs=0", "trainer.epochs must be >= 1"),
+        ("data.image_size=64", "block_filters"),
+        ("seed", "seed"),
+    ],
+)
+def test_bad_overrides_fail_with_one_line(override, message, tmp_path):
+    result = CliRunner().invoke(app, ["train", override, f"runs_root={tmp_path}"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("t2i: error:") and message in lines[0], result.output
+    assert not any(tmp_path.iterdir()), "a bad override must not create anything"
+
+
+def test_cli_train_smoke_and_existing_run_dir(tmp_path):
+    runner = CliRunner()
+    ok = runner.invoke(app, ["train", "budget=tiny", f"runs_root={tmp_path}"])
+    assert ok.exit_code == 0, ok.output
+    assert "final MAE" in ok.output
+    again = runner.invoke(app, ["train", "budget=tiny", f"runs_root={tmp_path}"])
+    assert again.exit_code == 0 and "already complete" in again.output
+    clash = runner.invoke(app, ["train", "budget=tiny", f"runs_root={tmp_path}", "trainer.epochs=3"])
+    assert clash.exit_code == 2 and "different config" in clash.output
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    refused = runner.invoke(app, ["train", "budget=tiny", f"run_dir={foreign}"])
+    assert refused.exit_code == 2 and "not a t2i run directory" in refused.output
+    assert (foreign / "notes.txt").read_text() == "mine"
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    from t2i.training.run import train
+    from t2i.training.state import CheckpointError
+
+    cfg = tiny(tmp_path, "trainer.epochs=3")
+    train(cfg)
+    run = Path(cfg.run_dir)
+    status = json.loads((run / "status.json").read_text())
+    (run / "status.json").write_text(json.dumps({**status, "status": "running"}))
+    (run / "checkpoints" / "state.npz").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        train(cfg)
+
+
+def test_config_composition_public_keys(tmp_path):
+    cfg = compose_config(["trainer.epochs=7", "trainer.steps_per_epoch=3", "pretrain.epochs=4", "data.batch_size=16",
+                          "seed=3", f"runs_root={tmp_path}"])
+    assert (cfg.trainer.epochs, cfg.trainer.steps_per_epoch, cfg.pretrain.epochs, cfg.data.batch_size) == (7, 3, 4, 16)
+    assert cfg.run_dir == f"{tmp_path}/baseline/seed=3"
+    assert compose_config([f"run_dir={tmp_path}/x"]).run_dir == f"{tmp_path}/x"
+    with pytest.raises(ConfigError):
+        compose_config(["data.batch_size=0"])
