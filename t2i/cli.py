@@ -132,8 +132,8 @@ MODEL_PATH = typer.Argument(..., help="A run directory, its checkpoints/ directo
 def generate(
     run: Path = MODEL_PATH,
     texts: List[str] = typer.Argument(..., help="Two-character texts in the model's vocabulary, e.g. 42 07."),
-    bg: Optional[str] = typer.Option(None, "--bg", help="Background colour [default: black]."),
-    fg: Optional[str] = typer.Option(None, "--fg", help="Text colour [default: white]."),
+    bg: Optional[str] = typer.Option(None, "--bg", help="Background colour (default black)."),
+    fg: Optional[str] = typer.Option(None, "--fg", help="Text colour (default white)."),
     spec: Optional[str] = typer.Option(None, "--spec", help="Instead of --bg/--fg: 'backgroundcolor black, color red'."),
     output: Path = typer.Option(Path("generated.png"), "-o", "--output", help="Figure path."),
     interpolate: bool = typer.Option(False, "--interpolate", help="Two texts: images from text features mixed between them."),

@@ -180,3 +180,20 @@ def test_config_composition_public_keys(tmp_path):
     assert compose_config([f"run_dir={tmp_path}/x"]).run_dir == f"{tmp_path}/x"
     with pytest.raises(ConfigError):
         compose_config(["data.batch_size=0"])
+
+
+def test_tensorboard_has_scalars_samples_and_hparams(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from t2i.training.run import train
+
+    cfg = tiny(tmp_path)
+    train(cfg)
+    tb = Path(cfg.run_dir) / "tensorboard"
+
+    def tags(path):  # TF2 summaries are stored as tensors
+        return set(EventAccumulator(str(path)).Reload().Tags()["tensors"])
+
+    assert {"epoch_mae", "epoch_g_loss", "epoch_vocab_size", "epoch_d2_mismatched_loss"} <= tags(tb / "train")
+    assert {"final_mae", "best_mae", "_hparams_/session_start_info"} <= tags(tb)
+    assert "samples (truth | generated)" in tags(tb / "samples")

@@ -162,3 +162,46 @@ def _duration(seconds: float) -> str:
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+# The hyper-parameters shown in TensorBoard's HParams dashboard, by config key.
+HPARAM_KEYS = (
+    "name", "seed", "data.vocab_size", "data.batch_size", "optimizer.name", "optimizer.learning_rate",
+    "optimizer.beta_1", "optimizer.beta_2", "gan.loss", "gan.penalty.name", "gan.d_substeps", "gan.disc_steps",
+    "gan.text_encoder_init", "model.discriminator.image_noise", "model.discriminator.minibatch_discrimination.kernels",
+    "model.generator.latent_dim", "trainer.epochs",
+)
+
+
+def hparams_of(cfg) -> dict:
+    from omegaconf import OmegaConf
+
+    out = {}
+    for key in HPARAM_KEYS:
+        value = OmegaConf.select(cfg, key)
+        out[key] = value if isinstance(value, (bool, int, float, str)) else str(list(value))
+    return out
+
+
+class HParams(keras.callbacks.Callback):
+    """Logs the run's hyper-parameters, and its final and best MAE, for the HParams dashboard."""
+
+    def __init__(self, cfg, log_dir: Path, metrics_csv: Path):
+        super().__init__()
+        self.cfg, self.log_dir, self.metrics_csv = cfg, log_dir, metrics_csv
+
+    def on_train_begin(self, logs=None):
+        from tensorboard.plugins.hparams import api as hp
+
+        with tf.summary.create_file_writer(str(self.log_dir)).as_default():
+            hp.hparams(hparams_of(self.cfg), trial_id=f"{self.cfg.name}/seed={self.cfg.seed}")
+
+    def on_train_end(self, logs=None):
+        import pandas as pd
+
+        mae = pd.read_csv(self.metrics_csv)["mae"]
+        writer = tf.summary.create_file_writer(str(self.log_dir))
+        with writer.as_default():
+            tf.summary.scalar("final_mae", float(mae.iloc[-1]), step=len(mae))
+            tf.summary.scalar("best_mae", float(mae.min()), step=len(mae))
+        writer.flush()

@@ -175,6 +175,7 @@ def _fit(cfg, run_dir: Path, mode: str) -> dict:
         keras.callbacks.CSVLogger(str(run_dir / "metrics.csv"), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
         cb.SampleGrid(evalset, run_dir / "samples", writer, cfg.trainer.sample_every),
+        cb.HParams(cfg, run_dir / "tensorboard", run_dir / "metrics.csv"),
         cb.Checkpoint(run_dir, cfg.trainer.checkpoint_every, lambda e: write_status(run_dir, epochs_done=e)),
     ]
     if cfg.trainer.verbose:

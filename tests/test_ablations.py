@@ -1,0 +1,478 @@
+"""Every ablation in conf/ablation/: the config delta its name promises, and its effect on the built GAN.
+
+A new ablation file fails test_every_ablation_has_checks until it gets an expected delta and an effect check.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from omegaconf import OmegaConf
+
+from t2i import losses
+from t2i.config import ConfigError, available, compose_config
+from t2i.data.dataset import TextImageSampler, gan_dataset
+from t2i.data.vocab import COLOUR_WORD_OFFSET
+from t2i.models.layers import MinibatchDiscrimination
+from t2i.training import callbacks as cb
+from t2i.training import run
+from t2i.training.gan import ConditionalGAN
+from t2i.training.run import build_gan
+
+ABLATIONS = available("ablation")
+
+# What each ablation changes relative to the baseline, under budget=tiny (2 epochs), as dotted keys.
+# Keys the files set to the baseline's own value (e.g. wgan_clip's learning rate) are not deltas; the
+# effect checks below assert those values.
+EXPECTED_DELTA = {
+    "baseline": {},
+    "adam_params": {"optimizer.beta_1": 0.9, "optimizer.beta_2": 0.999},
+    "disc_steps": {"gan.disc_steps": 2},
+    "full_vocab": {"data.vocab_size": 62},
+    "gan_int": {"gan.interpolation_weight": 1.0},
+    "img_noise": {"model.discriminator.image_noise": 0.0},
+    "increment_vocab": {
+        "data.vocab_size": 62,
+        "data.curriculum.start_vocab": 10,
+        "data.curriculum.start_epoch": 1,  # epochs / 3, at least 1
+        "data.curriculum.every": 1,  # epochs / 150, at least 1
+    },
+    "l1": {"gan.l1_weight": 10.0},
+    "latent": {"model.generator.latent_dim": 32},
+    "lr_decay": {"optimizer.decay_every_epochs": 1},  # epochs / 5, at least 1
+    "lrx10": {"optimizer.learning_rate": 5e-4},
+    "mbd": {"model.discriminator.minibatch_discrimination.kernels": 25},
+    "rnn_init": {"gan.text_encoder_init": "random"},
+    "saturating": {"gan.loss": "saturating"},
+    "shuffle": {"gan.d_substeps": ["fake", "real"]},
+    "shuffle_mbd": {"gan.d_substeps": ["fake", "real"], "model.discriminator.minibatch_discrimination.kernels": 25},
+    "wgan": {
+        "gan.loss": "wasserstein",
+        "gan.penalty.name": "gradient",
+        "model.discriminator.output_bias": False,
+        "optimizer.learning_rate": 5e-4,
+        "optimizer.beta_1": 0.0,
+    },
+    "wgan_clip": {
+        "gan.loss": "wasserstein",
+        "gan.penalty.name": "clip",
+        "model.discriminator.output_bias": False,
+        "optimizer.name": "rmsprop",
+    },
+}
+IDENTITY_KEYS = {"name", "label", "series", "run_dir"}
+
+
+def _flat(cfg) -> dict:
+    out = {}
+
+    def walk(node, prefix):
+        for k, v in node.items():
+            if isinstance(v, dict) and v and k != "series":
+                walk(v, f"{prefix}{k}.")
+            else:
+                out[f"{prefix}{k}"] = v
+
+    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    return out
+
+
+def _delta(cfg, base) -> dict:
+    a, b = _flat(cfg), _flat(base)
+    assert set(a) == set(b)
+    return {k: a[k] for k in a if a[k] != b[k] and k not in IDENTITY_KEYS}
+
+
+@pytest.fixture(scope="module")
+def runs_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("runs")
+
+
+def tiny(runs_root, *extra):
+    return compose_config(["budget=tiny", f"runs_root={runs_root}", *extra])
+
+
+@pytest.fixture(scope="module")
+def base_cfg(runs_root):
+    return tiny(runs_root)
+
+
+@pytest.fixture(scope="module")
+def base_gan(base_cfg):
+    return build_gan(base_cfg, None)
+
+
+@pytest.fixture(scope="module")
+def sampler(t2i_cache_dir):
+    return TextImageSampler(10, 32, t2i_cache_dir)
+
+
+class _AnyVocabSampler(TextImageSampler):
+    """The real sampling code over all 62 characters, with 1x1 blank masks instead of a rendered table."""
+
+    def __init__(self):
+        self.vocab_size, self.image_size = 62, 1
+        self.masks = tf.zeros((62 * 62, 1, 1, 2))
+        self.colours = tf.zeros((8, 3))
+
+
+def _element(sampler, cfg, step=0):
+    return next(iter(gan_dataset(sampler, cfg, start_step=step)))
+
+
+def _lr(opt) -> float:
+    return float(np.asarray(opt.learning_rate))
+
+
+def _copy_weights(src: ConditionalGAN, dst: ConditionalGAN) -> None:
+    for a, b in ((src.text_encoder, dst.text_encoder), (src.generator, dst.generator),
+                 (src.discriminator, dst.discriminator)):
+        b.set_weights(a.get_weights())
+
+
+def _d_depends_on_batch(gan) -> bool:
+    """Does D's (inference) output for sample 0 change when only sample 1 changes?"""
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32)
+    feats = rng.normal(size=(4, 64)).astype(np.float32)
+    out = gan.discriminator([images, feats], training=False).numpy()
+    images[1] = -images[1]
+    out2 = gan.discriminator([images, feats], training=False).numpy()
+    return not np.allclose(out[0], out2[0], rtol=0, atol=1e-7)
+
+
+def _layers(model, kind):
+    return [layer for layer in model.layers if isinstance(layer, kind)]
+
+
+# --- config deltas ---------------------------------------------------------------------------------
+
+def test_every_ablation_has_checks():
+    assert ABLATIONS, "no ablation files found"
+    assert set(ABLATIONS) == set(EXPECTED_DELTA) == set(EFFECTS)
+
+
+@pytest.mark.parametrize("name", ABLATIONS)
+def test_config_delta(name, runs_root, base_cfg):
+    cfg = tiny(runs_root, f"+ablation={name}")
+    assert name in EXPECTED_DELTA, f"no expected config delta for ablation {name!r}"
+    assert _delta(cfg, base_cfg) == EXPECTED_DELTA[name]
+    if name == "baseline":
+        assert cfg == base_cfg
+        return
+    assert cfg.name == name and list(cfg.series) == [name] and cfg.label == cfg.series[name]
+    assert cfg.run_dir == f"{runs_root}/{name}/seed=0"
+
+
+def test_combined_ablations(runs_root, base_cfg, sampler):
+    cfg = tiny(runs_root, "+ablation=[shuffle,mbd]")
+    assert cfg.name == "shuffle+mbd" and cfg.label == "-Shuffle +MBD"
+    assert cfg.run_dir == f"{runs_root}/shuffle+mbd/seed=0"
+    assert _delta(cfg, base_cfg) == EXPECTED_DELTA["shuffle_mbd"]
+    gan = build_gan(cfg, None)
+    assert gan.substeps == ["fake", "real"]
+    assert gan.discriminator.get_layer("mbd").kernels == 25
+    assert len(_element(sampler, cfg)["d"]) == 2
+
+
+def test_unknown_ablation(runs_root):
+    with pytest.raises(ConfigError) as err:
+        tiny(runs_root, "+ablation=no_such_thing")
+    msg = str(err.value)
+    assert "no_such_thing" in msg and "\n" not in msg
+    assert all(name in msg for name in ABLATIONS)
+
+
+# --- effects on the built GAN and its training step ------------------------------------------------
+
+EFFECTS = {}
+
+
+def effect(name):
+    def register(fn):
+        EFFECTS[name] = fn
+        return fn
+
+    return register
+
+
+@pytest.mark.parametrize("name", ABLATIONS)
+def test_effect(name, runs_root, request):
+    assert name in EFFECTS, f"no effect check for ablation {name!r}"
+    EFFECTS[name](tiny(runs_root, f"+ablation={name}"), request)
+
+
+@effect("baseline")
+def _baseline(cfg, request):
+    gan = request.getfixturevalue("base_gan")
+    assert gan.substeps == ["fake", "real", "mismatched", "real"]
+    assert gan.d_loss_fn is losses.d_cross_entropy and gan.g_loss_fn is losses.g_nonsaturating
+    assert _layers(gan.discriminator, MinibatchDiscrimination) == [] and not _d_depends_on_batch(gan)
+    (noise,) = _layers(gan.discriminator, keras.layers.GaussianNoise)
+    assert noise.stddev == pytest.approx(0.05)
+    assert gan.discriminator.get_layer("logit").use_bias
+    assert gan.latent_dim == 0 and len(gan.generator.inputs) == 1
+    for opt in (gan.d_optimizer, gan.g_optimizer):
+        assert isinstance(opt, keras.optimizers.Adam)
+        assert (opt.beta_1, opt.beta_2) == (0.5, 0.9) and _lr(opt) == pytest.approx(5e-5)
+    assert gan.d_optimizer is not gan.g_optimizer
+    assert cfg.gan.text_encoder_init == "pretrained"
+
+
+@effect("mbd")
+def _mbd(cfg, request):
+    gan = build_gan(cfg, None)
+    layer = gan.discriminator.get_layer("mbd")
+    assert isinstance(layer, MinibatchDiscrimination) and (layer.kernels, layer.kernel_dim) == (25, 5)
+    assert _d_depends_on_batch(gan)
+
+
+def _no_mismatch(cfg, request):
+    gan = build_gan(cfg, None)
+    assert gan.substeps == ["fake", "real"]
+    assert list(gan.d_loss) == ["d0_fake", "d1_real"]
+    sampler = request.getfixturevalue("sampler")
+    d = _element(sampler, cfg)["d"]
+    assert len(d) == 2
+    for batch in d:  # every image is exactly what its own text describes
+        bg, fg = batch["spec"][:, 1] - COLOUR_WORD_OFFSET, batch["spec"][:, 4] - COLOUR_WORD_OFFSET
+        np.testing.assert_allclose(sampler.images(batch["chars"], bg, fg).numpy(), batch["images"].numpy(),
+                                   atol=1e-5)
+    return gan
+
+
+@effect("shuffle")
+def _shuffle(cfg, request):
+    gan = _no_mismatch(cfg, request)
+    assert _layers(gan.discriminator, MinibatchDiscrimination) == []
+
+
+@effect("shuffle_mbd")
+def _shuffle_mbd(cfg, request):
+    gan = _no_mismatch(cfg, request)
+    assert gan.discriminator.get_layer("mbd").kernels == 25 and _d_depends_on_batch(gan)
+
+
+@effect("lrx10")
+def _lrx10(cfg, request):
+    gan = build_gan(cfg, None)
+    for opt in (gan.d_optimizer, gan.g_optimizer):
+        assert _lr(opt) == pytest.approx(5e-4) and (opt.beta_1, opt.beta_2) == (0.5, 0.9)
+
+
+@effect("adam_params")
+def _adam_params(cfg, request):
+    gan = build_gan(cfg, None)
+    for opt in (gan.d_optimizer, gan.g_optimizer):
+        assert isinstance(opt, keras.optimizers.Adam)
+        assert (opt.beta_1, opt.beta_2) == (0.9, 0.999) and _lr(opt) == pytest.approx(5e-5)
+
+
+@effect("img_noise")
+def _img_noise(cfg, request):
+    gan = build_gan(cfg, None)
+    assert _layers(gan.discriminator, keras.layers.GaussianNoise) == []
+    assert "clip" in [layer.name for layer in gan.discriminator.layers]  # the range clip stays
+
+
+@effect("full_vocab")
+def _full_vocab(cfg, request):
+    assert cfg.data.curriculum.start_vocab is None
+    assert [cb.EpochSchedule(cfg).vocab(e) for e in (0, 1, 1000)] == [62, 62, 62]
+    cfg = compose_config(["budget=tiny", f"runs_root={cfg.runs_root}", "+ablation=full_vocab",
+                          "data.batch_size=512"])
+    chars = _element(_AnyVocabSampler(), cfg)["g"]["chars"].numpy()
+    assert chars.max() >= 55 and np.mean(chars >= 10) > 0.7  # 52 of 62 characters are letters
+
+
+@effect("increment_vocab")
+def _increment_vocab(cfg, request):
+    paper = compose_config([f"runs_root={cfg.runs_root}", "trainer.epochs=1500", "+ablation=increment_vocab"])
+    assert (paper.data.curriculum.start_epoch, paper.data.curriculum.every) == (500, 10)
+    schedule = cb.EpochSchedule(paper)
+    assert [schedule.vocab(e) for e in (0, 499, 500, 509, 510, 520)] == [10, 10, 11, 11, 12, 13]
+    assert [schedule.vocab(e) for e in (1009, 1010, 1499)] == [61, 62, 62]
+    default = compose_config([f"runs_root={cfg.runs_root}", "+ablation=increment_vocab"])
+    assert default.trainer.epochs == 250
+    assert (default.data.curriculum.start_epoch, default.data.curriculum.every) == (83, 2)
+    schedule = cb.EpochSchedule(default)
+    assert [schedule.vocab(e) for e in (82, 83, 84, 85, 184, 185, 249)] == [10, 11, 11, 12, 61, 62, 62]
+    # The batches follow the schedule: tiny has 2 steps an epoch, vocab 10 in epoch 0 and 11 in epoch 1.
+    big = compose_config(["budget=tiny", f"runs_root={cfg.runs_root}", "+ablation=increment_vocab",
+                          "data.batch_size=512"])
+    sampler = _AnyVocabSampler()
+    maxima = [int(_element(sampler, big, step)["g"]["chars"].numpy().max()) for step in (0, 1, 2, 4)]
+    assert maxima == [9, 9, 10, 11]
+
+
+@effect("rnn_init")
+def _rnn_init(cfg, request):
+    base = compose_config(["budget=tiny", f"runs_root={cfg.runs_root}"])
+    assert _text_encoder_weights_used(base, request) == "pretrained/text_encoder.weights.h5"
+    assert _text_encoder_weights_used(cfg, request) is None
+
+
+class _Stop(Exception):
+    pass
+
+
+def _text_encoder_weights_used(cfg, request):
+    """What run._fit passes build_gan for the text encoder, without pretraining or training."""
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    seen = {}
+
+    def fake_build_gan(cfg, te_weights):
+        seen["te_weights"] = te_weights
+        raise _Stop
+
+    monkeypatch.setattr(run.setup, "configure", lambda *a: None)
+    monkeypatch.setattr(run, "ensure_pretrained", lambda cfg, verbose=True: run.Path("pretrained"))
+    monkeypatch.setattr(run, "build_gan", fake_build_gan)
+    with pytest.raises(_Stop):
+        run._fit(cfg, run.Path(cfg.run_dir), "new")
+    te = seen["te_weights"]
+    return None if te is None else te.as_posix()
+
+
+@effect("wgan")
+def _wgan(cfg, request):
+    assert cfg.gan.penalty.weight == 5.0 and cfg.gan.penalty.mismatched
+    gan = build_gan(cfg, None)
+    logit = gan.discriminator.get_layer("logit")
+    assert not logit.use_bias and len(logit.weights) == 1
+    assert gan.d_loss_fn is losses.d_wasserstein and gan.g_loss_fn is losses.g_wasserstein
+    for opt in (gan.d_optimizer, gan.g_optimizer):
+        assert isinstance(opt, keras.optimizers.Adam)
+        assert (opt.beta_1, opt.beta_2) == (0.0, 0.9) and _lr(opt) == pytest.approx(5e-4)
+    logs = gan.train_step(_element(request.getfixturevalue("sampler"), cfg))
+    gp = float(logs["gp"])
+    assert np.isfinite(gp) and gp > 0
+    assert all(np.isfinite(float(v)) for v in logs.values())
+
+
+@effect("wgan_clip")
+def _wgan_clip(cfg, request):
+    assert cfg.gan.penalty.clip_value == 0.01 and cfg.optimizer.learning_rate == 5e-5
+    gan = build_gan(cfg, None)
+    assert not gan.discriminator.get_layer("logit").use_bias
+    for opt in (gan.d_optimizer, gan.g_optimizer):
+        assert isinstance(opt, keras.optimizers.RMSprop) and _lr(opt) == pytest.approx(5e-5)
+    largest = lambda: max(float(np.abs(v.numpy()).max()) for v in gan.discriminator.trainable_variables)  # noqa: E731
+    assert largest() > 0.01  # the initial weights are not clipped...
+    logs = gan.train_step(_element(request.getfixturevalue("sampler"), cfg))
+    assert largest() <= 0.01 + 1e-7  # ...every D update clips them
+    assert float(logs["gp"]) == 0.0  # no penalty step
+
+
+@effect("latent")
+def _latent(cfg, request):
+    gan = build_gan(cfg, None)
+    assert gan.latent_dim == 32
+    z = gan.generator.get_layer("z")
+    assert tuple(gan.generator.inputs[1].shape) == (None, 32) and z.name == "z"
+    feats = tf.random.stateless_normal((4, 64), [1, 2])
+    a = gan.generate(feats, tf.constant([0, 1])).numpy()
+    b = gan.generate(feats, tf.constant([0, 2])).numpy()
+    again = gan.generate(feats, tf.constant([0, 1])).numpy()
+    np.testing.assert_array_equal(a, again)
+    assert np.abs(a - b).max() > 1e-4
+    # The baseline's images do not depend on the seed: there is no z.
+    base = request.getfixturevalue("base_gan")
+    np.testing.assert_array_equal(base.generate(feats, tf.constant([0, 1])).numpy(),
+                                  base.generate(feats, tf.constant([0, 2])).numpy())
+
+
+@effect("disc_steps")
+def _disc_steps(cfg, request):
+    base = request.getfixturevalue("base_gan")
+    gan = build_gan(cfg, None)
+    assert gan.substeps == base.substeps * 2 and len(gan.substeps) == 8
+    assert len(gan.d_names) == 8
+    d = _element(request.getfixturevalue("sampler"), cfg)["d"]
+    assert len(d) == 8
+    assert len({batch["images"].numpy().tobytes() for batch in d}) == 8  # each on a fresh batch
+
+
+@effect("saturating")
+def _saturating(cfg, request):
+    gan = build_gan(cfg, None)
+    assert gan.g_loss_fn is losses.g_saturating and gan.d_loss_fn is losses.d_cross_entropy
+
+
+@effect("lr_decay")
+def _lr_decay(cfg, request):
+    assert cfg.optimizer.decay_factor == 0.5
+    gan = build_gan(cfg, None)
+    schedule = cb.EpochSchedule(cfg)
+    schedule.set_model(gan)
+    expected = {0: 5e-5, 1: 2.5e-5, 2: 1.25e-5, 3: 6.25e-6}
+    for epoch, lr in expected.items():
+        schedule.on_epoch_begin(epoch)
+        assert _lr(gan.d_optimizer) == pytest.approx(lr) and _lr(gan.g_optimizer) == pytest.approx(lr)
+        assert bool(gan.train_generator.numpy()) == (epoch >= cfg.gan.d_only_epochs)
+    default = compose_config([f"runs_root={cfg.runs_root}", "+ablation=lr_decay"])
+    assert default.optimizer.decay_every_epochs == 50  # a fifth of 250 epochs
+    # Without the ablation the rate stays put.
+    base = request.getfixturevalue("base_gan")
+    base_schedule = cb.EpochSchedule(request.getfixturevalue("base_cfg"))
+    base_schedule.set_model(base)
+    base_schedule.on_epoch_begin(3)
+    assert _lr(base.g_optimizer) == pytest.approx(5e-5)
+
+
+def _g_step_pair(cfg, request):
+    """(ablation gan, baseline gan with the same weights, a G batch, a seed)."""
+    gan = build_gan(cfg, None)
+    base = request.getfixturevalue("base_gan")
+    _copy_weights(gan, base)
+    element = _element(request.getfixturevalue("sampler"), cfg)
+    return gan, base, element, tf.constant([3, 4], tf.int64)
+
+
+@effect("l1")
+def _l1(cfg, request):
+    gan, base, element, seed = _g_step_pair(cfg, request)
+    batch = element["g"]
+    feats = gan.features(batch)
+    s = tf.random.experimental.stateless_split(seed, 3)
+    l1 = float(tf.reduce_mean(tf.abs(gan.generate(feats, s[0], training=True) - batch["images"])))
+    loss = float(gan._g_step(batch, seed))
+    base_loss = float(base._g_step(batch, seed))
+    assert loss - base_loss == pytest.approx(10.0 * l1, rel=1e-4)
+    assert l1 > 0.01
+
+
+@effect("gan_int")
+def _gan_int(cfg, request):
+    assert cfg.gan.interpolation_beta == 0.5
+    gan, base, element, seed = _g_step_pair(cfg, request)
+    batch = element["g"]
+    # The interpolation term, recomputed: G's loss on embeddings halfway between shuffled pairs of texts.
+    feats = gan.features(batch)
+    s = tf.random.experimental.stateless_split(seed, 3)
+    other = tf.gather(feats, tf.random.experimental.stateless_shuffle(tf.range(tf.shape(feats)[0]), s[1]))
+    mixed = 0.5 * feats + 0.5 * other
+    term = float(losses.g_nonsaturating(gan.discriminator([gan.generate(mixed, s[2], training=True), mixed], training=False)))
+    loss = float(gan._g_step(batch, seed))
+    base_loss = float(base._g_step(batch, seed))
+    assert loss - base_loss == pytest.approx(term, rel=1e-4)
+    assert term > 0.1
+    # And a whole GAN step runs and trains G.
+    before = [w.copy() for w in gan.generator.get_weights()]
+    gan.train_generator.assign(True)
+    logs = gan.train_step(element)
+    assert np.isfinite(float(logs["g_loss"]))
+    assert any(not np.array_equal(a, b) for a, b in zip(before, gan.generator.get_weights()))
+
+
+def test_build_gan_loads_text_encoder_weights(base_gan, base_cfg, tmp_path):
+    path = tmp_path / "text_encoder.weights.h5"
+    base_gan.text_encoder.save_weights(path)
+    gan = build_gan(base_cfg, path)
+    for a, b in zip(base_gan.text_encoder.get_weights(), gan.text_encoder.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    fresh = build_gan(base_cfg, None)
+    assert any(not np.array_equal(a, b) for a, b in zip(base_gan.text_encoder.get_weights(),
+                                                         fresh.text_encoder.get_weights()))
