@@ -134,9 +134,9 @@ def generate(
     texts: List[str] = typer.Argument(..., help="Two-character texts in the model's vocabulary, e.g. 42 07."),
     bg: Optional[str] = typer.Option(None, "--bg", help="Background colour (default black)."),
     fg: Optional[str] = typer.Option(None, "--fg", help="Text colour (default white)."),
-    spec: Optional[str] = typer.Option(None, "--spec", help="Instead of --bg/--fg: 'backgroundcolor black, color red'."),
+    spec: Optional[str] = typer.Option(None, "--spec", help="Instead of --bg/--fg: 'backgroundcolor black, color red'"),
     output: Path = typer.Option(Path("generated.png"), "-o", "--output", help="Figure path."),
-    interpolate: bool = typer.Option(False, "--interpolate", help="Two texts: images from text features mixed between them."),
+    interpolate: bool = typer.Option(False, "--interpolate", help="Two texts: a strip, text features mixed linearly."),
     steps: int = typer.Option(8, "--steps", help="Images in the --interpolate strip."),
 ):
     """Generate images for texts with a trained generator: truth | generated per text, or an interpolation strip."""
@@ -144,7 +144,7 @@ def generate(
     from t2i.generate import ModelLoadError, UsageError, generate_command
 
     try:
-        path = generate_command(run, texts, bg=bg, fg=fg, spec=spec, output=output, interpolation=interpolate, steps=steps)
+        path = generate_command(run, texts, bg, fg, spec, output, interpolation=interpolate, steps=steps)
     except (ModelLoadError, UsageError, VocabularyError) as exc:
         fail(exc)
     typer.echo(f"wrote {path}")

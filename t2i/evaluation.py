@@ -52,6 +52,10 @@ def _chars(pair, vocab_size: int) -> np.ndarray:
     return np.stack(np.divmod(pair, vocab_size), axis=1).astype(np.int32)
 
 
+def _text(pair: int, vocab_size: int) -> str:
+    return FULL_ALPHABET[pair // vocab_size] + FULL_ALPHABET[pair % vocab_size]
+
+
 def generate_and_score(model, sampler, pair, bg, fg):
     """G's images [N, D] (flattened) and each one's MAE against its true image [N]."""
     from t2i.data.dataset import spec_ids
@@ -70,8 +74,10 @@ def nearest_renders(fake, sampler, pair, bg, fg) -> np.ndarray:
     """For each image, the pair id of the nearest (L1) true render among all pairs in its colours."""
     import tensorflow as tf
 
-    # XLA fuses subtract-abs-sum into one loop, never holding [rows, candidates, pixels] in memory.
-    l1 = tf.function(lambda a, b: tf.reduce_sum(tf.abs(a[:, None, :] - b[None, :, :]), axis=-1), jit_compile=True)
+    @tf.function(jit_compile=True)  # XLA fuses subtract-abs-sum: no [rows, candidates, pixels] tensor in memory
+    def l1(a, b):
+        return tf.reduce_sum(tf.abs(a[:, None, :] - b[None, :, :]), axis=-1)
+
     n_pairs = sampler.vocab_size**2
     all_chars = _chars(np.arange(n_pairs), sampler.vocab_size)
     groups = {}
@@ -106,8 +112,7 @@ def summarise(errors, readable, pair, bg, fg, nearest, vocab_size: int, confusio
     # A character counts once for every sample that contains it, in either position.
     by_char = [(chars[:, 0] == k) | (chars[:, 1] == k) for k in range(vocab_size)]
     cells = [[(bg == b) & (fg == f) for f in range(N_COLOURS)] for b in range(N_COLOURS)]
-    text = lambda p: alphabet[p // vocab_size] + alphabet[p % vocab_size]  # noqa: E731
-    wrong = Counter((text(p), text(q)) for p, q in zip(pair[~readable], nearest[~readable]))
+    wrong = Counter((_text(p, vocab_size), _text(q, vocab_size)) for p, q in zip(pair[~readable], nearest[~readable]))
     distinct = bg != fg
     return {
         "mae": float(errors.mean()),
@@ -136,7 +141,6 @@ def _fmt(value, digits=4) -> str:
 
 def write_tables(out_dir: Path, result: dict, pair, bg, fg, errors, nearest, vocab_size: int) -> list[Path]:
     alphabet = FULL_ALPHABET[:vocab_size]
-    text = lambda p: alphabet[p // vocab_size] + alphabet[p % vocab_size]  # noqa: E731
     paths = [out_dir / f"evaluation_{name}.csv" for name in ("per_colour", "per_char", "samples")]
     with open(paths[0], "w", newline="") as fh:
         w = csv.writer(fh)
@@ -155,7 +159,7 @@ def write_tables(out_dir: Path, result: dict, pair, bg, fg, errors, nearest, voc
         w = csv.writer(fh)
         w.writerow(["text", "background", "text_colour", "mae", "nearest"])
         for p, b, f, e, q in zip(pair, bg, fg, errors, nearest):
-            w.writerow([text(p), COLOURS[b], COLOURS[f], repr(float(e)), text(q)])
+            w.writerow([_text(p, vocab_size), COLOURS[b], COLOURS[f], repr(float(e)), _text(q, vocab_size)])
     return paths
 
 
@@ -222,18 +226,19 @@ def evaluate(run, samples: int = DEFAULT_SAMPLES, output_dir=None, verbose: bool
     (out_dir / "evaluation.json").write_text(json.dumps(result, indent=2))
     paths = [out_dir / "evaluation.json", *write_tables(out_dir, result, pair, bg, fg, errors, nearest, vocab_size)]
     how = "all inputs" if exhaustive else f"uniform sample, seed {SAMPLE_SEED}"
-    plot(out_dir / "evaluation.png", result,
-         f"{source.root}: {len(pair)} samples ({how}), MAE {result['mae']:.4f}, readability {result['readability']:.3f}")
+    title = f"{source.root}: {len(pair)} samples ({how}), MAE {result['mae']:.4f}"
+    plot(out_dir / "evaluation.png", result, f"{title}, readability {result['readability']:.3f}")
     result["files"] = [str(p) for p in [*paths, out_dir / "evaluation.png"]]
     return result
 
 
 def format_table(result: dict, worst: int = 5) -> str:
-    how = "all inputs" if result["exhaustive"] else f"uniform sample of {result['input_space']}, seed {result['sample_seed']}"
+    space, seed = result["input_space"], result["sample_seed"]
+    how = "all inputs" if result["exhaustive"] else f"uniform sample of {space}, seed {seed}"
     lines = [
         f"{result['samples']} samples ({how}) in {result['seconds']}s",
-        f"MAE {result['mae']:.4f}   readability {result['readability']:.3f}"
-        f" ({_fmt(result['readability_distinct_colours'], 3)} with background != text colour)",
+        f"MAE {result['mae']:.4f}   readability {result['readability']:.3f} "
+        + f"({_fmt(result['readability_distinct_colours'], 3)} with background != text colour)",
         "",
         f"{'colour':<8} {'MAE as bg':>10} {'as text':>8}",
     ]

@@ -86,7 +86,7 @@ def locate(path) -> ModelSource:
     if not path.exists():
         raise ModelLoadError(f"{path} does not exist")
     if not path.is_dir():
-        raise ModelLoadError(f"{path} is not a directory; give a run directory, its checkpoints/ or a pretrained cache entry")
+        raise ModelLoadError(f"{path} is not a directory (want a run, its checkpoints/ or a pretrained cache entry)")
     if (path / "config.yaml").exists():
         return ModelSource("run", path, path / "checkpoints", _read_run_config(path / "config.yaml"))
     if (path / "result.json").exists():
@@ -144,7 +144,8 @@ def _load_weights(net, file: Path) -> None:
     try:
         net.load_weights(file)
     except Exception as exc:  # h5py, Keras and shape errors alike mean the file is unusable here
-        raise ModelLoadError(f"cannot load {file}: corrupt or from another architecture ({type(exc).__name__}: {exc})") from None
+        reason = f"{type(exc).__name__}: {exc}"
+        raise ModelLoadError(f"cannot load {file}: corrupt or from another architecture ({reason})") from None
 
 
 def load_model(path) -> tuple[Generator, DictConfig, int]:
@@ -183,9 +184,9 @@ def true_images(chars, spec, size: int) -> np.ndarray:
     from t2i.data import render
     from t2i.data.vocab import decode_chars
 
-    return np.stack(
-        [render.render_reference(decode_chars(c), SPEC_WORDS[s[1]], SPEC_WORDS[s[4]], size) for c, s in zip(chars, spec)]
-    )
+    renders = [render.render_reference(decode_chars(c), SPEC_WORDS[s[1]], SPEC_WORDS[s[4]], size)
+               for c, s in zip(chars, spec)]
+    return np.stack(renders)
 
 
 def check_interpolation(texts: int, steps: int) -> None:

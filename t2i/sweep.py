@@ -25,8 +25,13 @@ STUDY = (
 
 def task(cfg) -> dict:
     """One run of the sweep, in a launcher's worker. Never raises: failures become a status."""
-    cfg.run_dir = HydraConfig.get().runtime.output_dir
+    hydra_cfg = HydraConfig.get()
+    cfg.run_dir = hydra_cfg.runtime.output_dir
     OmegaConf.resolve(cfg)
+    if hydra_cfg.job.override_dirname:
+        # Runs that differ by more than ablation and seed are separate series in plots and tables.
+        cfg.name = f"{cfg.name}[{hydra_cfg.job.override_dirname}]"
+        cfg.label = f"{cfg.label} [{hydra_cfg.job.override_dirname}]"
     run_dir = Path(cfg.run_dir)
     try:
         validate(cfg)
@@ -98,11 +103,12 @@ def status_table(root: Path) -> list[dict]:
 
 
 def format_table(rows: list[dict]) -> str:
-    head = f"{'run':<32} {'status':<8} {'epochs':>6} {'final MAE':>10} {'best MAE':>9} {'minutes':>8}"
+    w = max([len(r["run"]) for r in rows] + [24])
+    head = f"{'run':<{w}} {'status':<8} {'epochs':>6} {'final MAE':>10} {'best MAE':>9} {'minutes':>8}"
     lines = [head, "-" * len(head)]
     for r in rows:
         line = (
-            f"{r['run']:<32} {r['status']:<8} {r['epochs']:>6} {r['final_mae']:>10.4f} "
+            f"{r['run']:<{w}} {r['status']:<8} {r['epochs']:>6} {r['final_mae']:>10.4f} "
             f"{r['best_mae']:>9.4f} {r['minutes']:>8.1f}"
         )
         lines.append(line + (f"  {r['reason'][:120]}" if r["reason"] else ""))

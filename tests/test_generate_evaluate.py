@@ -48,6 +48,11 @@ def invoke_error(*args):
     return lines[0]
 
 
+def read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
 def png_size(path):
     height, width = imread(path).shape[:2]
     return width, height
@@ -82,7 +87,7 @@ def test_interpolation_strip(run_dir, tmp_path):
     assert result.exit_code == 0, result.output
     assert png_size(out) == figure_size(5, 1)
 
-    model, cfg, vocab = load_model(run_dir)
+    model, _, vocab = load_model(run_dir)
     chars, spec = encode_texts(["12", "89"], resolve_spec(), vocab)
     strip, alpha = interpolate(model, chars, spec, 5)
     assert strip.shape == (5, 32, 32, 3) and alpha.tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
@@ -93,7 +98,8 @@ def test_interpolation_strip(run_dir, tmp_path):
 def test_generate_errors(run_dir, tmp_path):
     assert "outside the vocabulary '0123456789'" in invoke_error("generate", run_dir, "ab")
     assert "allowed: blue, green" in invoke_error("generate", run_dir, "12", "--bg", "pink")
-    assert "unknown colour 'grey'" in invoke_error("generate", run_dir, "12", "--spec", "backgroundcolor grey, color red")
+    bad_spec = "backgroundcolor grey, color red"
+    assert "unknown colour 'grey'" in invoke_error("generate", run_dir, "12", "--spec", bad_spec)
     assert "does not exist" in invoke_error("generate", tmp_path / "missing", "12")
     assert "exactly two texts" in invoke_error("generate", run_dir, "12", "--interpolate")
     assert "does not exist" in invoke_error("evaluate", tmp_path / "missing")
@@ -126,7 +132,7 @@ def test_evaluate_files_and_shapes(run_dir, evaluation):
     assert set(evaluation["mae_per_char"]) == set(DIGITS)
     for name in ("evaluation.png", "evaluation_per_colour.csv", "evaluation_per_char.csv", "evaluation_samples.csv"):
         assert (run_dir / name).stat().st_size > 0
-    rows = list(csv.DictReader(open(run_dir / "evaluation_per_char.csv")))
+    rows = read_csv(run_dir / "evaluation_per_char.csv")
     # A digit appears in 19 of 100 pairs, in 64 colour pairs each.
     assert [int(r["samples"]) for r in rows] == [19 * 64] * 10
 
@@ -145,11 +151,11 @@ def test_evaluate_averages_are_consistent(evaluation):
 def test_evaluate_errors_match_independent_computation(run_dir, evaluation):
     from t2i.generate import load_model
 
-    rows = list(csv.DictReader(open(run_dir / "evaluation_samples.csv")))
+    rows = read_csv(run_dir / "evaluation_samples.csv")
     errors = np.array([float(r["mae"]) for r in rows])
     assert errors.mean() == pytest.approx(evaluation["mae"], rel=1e-9)
 
-    model, cfg, vocab = load_model(run_dir)
+    model, cfg, _ = load_model(run_dir)
     table = render.mask_table(DIGITS, 32, cfg.cache_dir)
     for r in (rows[i] for i in (0, 777, 3141, 5000, 6399)):
         text, bg, fg = r["text"], r["background"], r["text_colour"]

@@ -31,11 +31,14 @@ PRETRAIN_SEED = 0
 
 
 def pretrain_needs(cfg) -> dict:
+    """What the pretrained text encoder depends on; runs that agree on it share one pretraining."""
+    generator = OmegaConf.to_container(cfg.model.generator)
+    generator.pop("latent_dim")  # pretraining holds z at zero, so G's latent size cannot matter
     return OmegaConf.to_container(
         OmegaConf.create(
             {
                 "text_encoder": cfg.model.text_encoder,
-                "generator": cfg.model.generator,
+                "generator": generator,
                 "image_size": cfg.data.image_size,
                 "pretrain": cfg.pretrain,
                 "format": 1,
@@ -71,13 +74,10 @@ def pixel_mse(images, logits):
 
 def build_supervised(cfg):
     te = build_text_encoder(cfg.model.text_encoder)
-    g = build_generator(cfg.model.generator, cfg.model.text_encoder.features)
+    # Supervised learning has one right image per text, so there is no z here (as if held at zero).
+    g = build_generator(OmegaConf.merge(cfg.model.generator, {"latent_dim": 0}), cfg.model.text_encoder.features)
     chars, spec = te.inputs
-    inputs = [te([chars, spec])]
-    if cfg.model.generator.latent_dim > 0:
-        # Supervised learning has one right image per text, so z is held at zero here.
-        inputs.append(keras.ops.zeros((keras.ops.shape(chars)[0], cfg.model.generator.latent_dim)))
-    model = keras.Model([chars, spec], g(inputs), name="supervised_generator")
+    model = keras.Model([chars, spec], g(te([chars, spec])), name="supervised_generator")
     return te, g, model
 
 
