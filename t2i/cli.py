@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -44,10 +43,11 @@ def _compose(overrides):
 
 
 @app.command()
-def train(overrides: Optional[List[str]] = OVERRIDES):
+def train(overrides: list[str] | None = OVERRIDES):
     """Train one GAN run (Part 2); resumes an interrupted run, skips a finished one."""
     cfg = _compose(overrides)
-    from t2i.training.run import RunDirError, train as run_train
+    from t2i.training.run import RunDirError
+    from t2i.training.run import train as run_train
     from t2i.training.state import CheckpointError
 
     try:
@@ -57,14 +57,12 @@ def train(overrides: Optional[List[str]] = OVERRIDES):
     if status.get("skipped"):
         typer.echo(f"t2i: {cfg.run_dir} is already complete ({status.get('epochs_done')} epochs); nothing to do")
     else:
-        typer.echo(
-            f"t2i: done: {cfg.run_dir}  final MAE {status['final_mae']:.4f}  best MAE {status['best_mae']:.4f}"
-        )
+        typer.echo(f"t2i: done: {cfg.run_dir}  final MAE {status['final_mae']:.4f}  best MAE {status['best_mae']:.4f}")
 
 
 @app.command()
 def pretrain(
-    overrides: Optional[List[str]] = OVERRIDES,
+    overrides: list[str] | None = OVERRIDES,
     force: bool = typer.Option(False, help="Retrain even if a cached result exists."),
 ):
     """Part 1: train the generator alone (supervised) and cache the text encoder it yields."""
@@ -81,7 +79,7 @@ def pretrain(
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def sweep(overrides: Optional[List[str]] = OVERRIDES):
+def sweep(overrides: list[str] | None = OVERRIDES):
     """Run many trainings as a Hydra multirun: by default every ablation of the study, seed 0.
 
     Sweep values use Hydra syntax: '+ablation=baseline,mbd' 'seed=0,1,2'. Launcher: hydra/launcher=joblib
@@ -106,11 +104,11 @@ def sweep(overrides: Optional[List[str]] = OVERRIDES):
 @app.command("plot-mae")
 def plot_mae(
     runs_dir: Path = typer.Argument(..., help="A sweep directory, a runs root or a single run."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Figure path (default RUNS_DIR/mae.png)."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Figure path (default RUNS_DIR/mae.png)."),
     band: str = typer.Option("minmax", help="Spread over seeds: minmax, std or none."),
     smooth: int = typer.Option(1, help="Rolling-mean window in epochs."),
     log_scale: bool = typer.Option(False, "--log", help="Logarithmic MAE axis."),
-    threshold: List[float] = typer.Option([0.2, 0.1], help="MAE thresholds for the epochs-to-threshold columns."),
+    threshold: list[float] = typer.Option([0.2, 0.1], help="MAE thresholds for the epochs-to-threshold columns."),
 ):
     """Compare MAE curves of all runs below RUNS_DIR in one figure, plus summary.csv and summary.md."""
     from t2i.plots import PlotError, plot_mae_command
@@ -118,7 +116,9 @@ def plot_mae(
     if not runs_dir.exists():
         fail(f"{runs_dir} does not exist")
     try:
-        out = plot_mae_command(runs_dir, output, band=band, smooth=smooth, log_scale=log_scale, thresholds=tuple(threshold))
+        out = plot_mae_command(
+            runs_dir, output, band=band, smooth=smooth, log_scale=log_scale, thresholds=tuple(threshold)
+        )
     except PlotError as exc:
         fail(exc)
     for path in [*out["figure"], *out["summary"]]:
@@ -131,10 +131,10 @@ MODEL_PATH = typer.Argument(..., help="A run directory, its checkpoints/ directo
 @app.command()
 def generate(
     run: Path = MODEL_PATH,
-    texts: List[str] = typer.Argument(..., help="Two-character texts in the model's vocabulary, e.g. 42 07."),
-    bg: Optional[str] = typer.Option(None, "--bg", help="Background colour (default black)."),
-    fg: Optional[str] = typer.Option(None, "--fg", help="Text colour (default white)."),
-    spec: Optional[str] = typer.Option(None, "--spec", help="Instead of --bg/--fg: 'backgroundcolor black, color red'"),
+    texts: list[str] = typer.Argument(..., help="Two-character texts in the model's vocabulary, e.g. 42 07."),
+    bg: str | None = typer.Option(None, "--bg", help="Background colour (default black)."),
+    fg: str | None = typer.Option(None, "--fg", help="Text colour (default white)."),
+    spec: str | None = typer.Option(None, "--spec", help="Instead of --bg/--fg: 'backgroundcolor black, color red'"),
     output: Path = typer.Option(Path("generated.png"), "-o", "--output", help="Figure path."),
     interpolate: bool = typer.Option(False, "--interpolate", help="Two texts: a strip, text features mixed linearly."),
     steps: int = typer.Option(8, "--steps", help="Images in the --interpolate strip."),
@@ -154,9 +154,11 @@ def generate(
 def evaluate(
     run: Path = MODEL_PATH,
     samples: int = typer.Option(
-        20_000, help="Score every input if there are at most this many (digits: 6,400), else a uniform random "
-        "sample of this many with a fixed seed."),
-    output_dir: Optional[Path] = typer.Option(None, "-o", "--output-dir", help="Default: the run directory."),
+        20_000,
+        help="Score every input if there are at most this many (digits: 6,400), else a uniform random "
+        "sample of this many with a fixed seed.",
+    ),
+    output_dir: Path | None = typer.Option(None, "-o", "--output-dir", help="Default: the run directory."),
 ):
     """Score G on the whole input space: MAE overall, per colour, per character, per colour pair, and readability.
 
@@ -164,13 +166,14 @@ def evaluate(
     evaluation.png. Readability: share of generated images whose nearest (L1) true render among all texts
     in the same colours is their own.
     """
-    from t2i.evaluation import evaluate as run_evaluation, format_table
+    from t2i.evaluation import evaluate as run_evaluation
+    from t2i.evaluation import format_table
     from t2i.generate import ModelLoadError
 
     if samples < 1:
         fail(f"--samples must be at least 1, got {samples}")
     try:
-        result = run_evaluation(run, samples=samples, output_dir=output_dir)
+        result = run_evaluation(run, samples=samples, output_dir=output_dir, verbose=True)
     except ModelLoadError as exc:
         fail(exc)
     typer.echo(format_table(result))

@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
@@ -24,7 +24,7 @@ CONF_DIR = Path(os.environ.get("T2I_CONF_DIR", Path(__file__).resolve().parent.p
 class CurriculumConfig:
     # Vocabulary grows from start_vocab by one character every `every` epochs after `start_epoch`.
     # start_vocab null means no curriculum: the whole vocabulary from the first epoch.
-    start_vocab: Optional[int] = None
+    start_vocab: int | None = None
     start_epoch: int = 500
     every: int = 10
 
@@ -51,7 +51,7 @@ class TextEncoderConfig:
 class GeneratorConfig:
     latent_dim: int = 0
     base_filters: int = 32
-    block_filters: List[int] = field(default_factory=lambda: [32, 16])
+    block_filters: list[int] = field(default_factory=lambda: [32, 16])
 
 
 @dataclass
@@ -64,13 +64,11 @@ class MinibatchDiscriminationConfig:
 class DiscriminatorConfig:
     image_noise: float = 0.05
     dropout: float = 0.3
-    block_filters: List[int] = field(default_factory=lambda: [16, 32, 64])
+    block_filters: list[int] = field(default_factory=lambda: [16, 32, 64])
     text_channels: int = 4
     head_filters: int = 32
     output_bias: bool = True
-    minibatch_discrimination: MinibatchDiscriminationConfig = field(
-        default_factory=MinibatchDiscriminationConfig
-    )
+    minibatch_discrimination: MinibatchDiscriminationConfig = field(default_factory=MinibatchDiscriminationConfig)
 
 
 @dataclass
@@ -98,7 +96,7 @@ class PenaltyConfig:
 class GanConfig:
     loss: str = "nonsaturating"  # nonsaturating | saturating | wasserstein
     penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
-    d_substeps: List[str] = field(default_factory=lambda: ["fake", "real", "mismatched", "real"])
+    d_substeps: list[str] = field(default_factory=lambda: ["fake", "real", "mismatched", "real"])
     shuffle: ShuffleConfig = field(default_factory=ShuffleConfig)
     disc_steps: int = 1
     d_only_epochs: int = 5
@@ -150,7 +148,7 @@ class SweepConfig:
 @dataclass
 class T2IConfig:
     seed: int = 0
-    series: Dict[str, str] = field(default_factory=dict)
+    series: dict[str, str] = field(default_factory=dict)
     name: str = "baseline"
     label: str = "Baseline"
     runs_root: str = "runs"
@@ -191,6 +189,7 @@ for _name, _fn in (
     ("t2i.series_label", _series_label),
     ("t2i.scale", _scale),
     ("t2i.workers", _workers),
+    ("t2i.expanduser", os.path.expanduser),
 ):
     if not OmegaConf.has_resolver(_name):
         OmegaConf.register_new_resolver(_name, _fn)

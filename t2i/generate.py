@@ -64,13 +64,28 @@ def _read_run_config(path: Path) -> DictConfig:
     return cfg
 
 
+def _latent_dim_of(generator_weights: Path, features: int) -> int:
+    """z's size in a saved generator: its one Dense layer ("project") reads features + z."""
+    import h5py
+
+    try:
+        with h5py.File(generator_weights, "r") as f:
+            return int(f["layers/dense/vars/0"].shape[0]) - features
+    except Exception:  # missing or corrupt: load_model reports it when loading the weights
+        return 0
+
+
 def _read_pretrained_config(entry: Path) -> DictConfig:
     try:
         needs = json.loads((entry / "result.json").read_text())["needs"]
+        generator = dict(needs["generator"])
+        # Newer entries leave latent_dim out of `needs` (pretraining holds z at zero); the weights still have it.
+        if "latent_dim" not in generator:
+            generator["latent_dim"] = _latent_dim_of(entry / "generator.weights.h5", needs["text_encoder"]["features"])
         cfg = OmegaConf.create(
             {
                 "data": {"vocab_size": needs["pretrain"]["vocab_size"], "image_size": needs["image_size"]},
-                "model": {"text_encoder": needs["text_encoder"], "generator": needs["generator"]},
+                "model": {"text_encoder": needs["text_encoder"], "generator": generator},
             }
         )
     except Exception as exc:
@@ -184,8 +199,9 @@ def true_images(chars, spec, size: int) -> np.ndarray:
     from t2i.data import render
     from t2i.data.vocab import decode_chars
 
-    renders = [render.render_reference(decode_chars(c), SPEC_WORDS[s[1]], SPEC_WORDS[s[4]], size)
-               for c, s in zip(chars, spec)]
+    renders = [
+        render.render_reference(decode_chars(c), SPEC_WORDS[s[1]], SPEC_WORDS[s[4]], size) for c, s in zip(chars, spec)
+    ]
     return np.stack(renders)
 
 
@@ -204,8 +220,16 @@ def interpolate(model: Generator, chars, spec, steps: int) -> tuple[np.ndarray, 
     return model.from_features((1.0 - alpha) * start + alpha * end), alpha[:, 0]
 
 
-def generate_command(run, texts, bg=None, fg=None, spec=None, output: Path = Path("generated.png"),
-                     interpolation: bool = False, steps: int = 8) -> Path:
+def generate_command(
+    run,
+    texts,
+    bg=None,
+    fg=None,
+    spec=None,
+    output: Path = Path("generated.png"),
+    interpolation: bool = False,
+    steps: int = 8,
+) -> Path:
     """What `t2i generate` does; returns the figure's path."""
     from t2i import images
 
@@ -220,13 +244,17 @@ def generate_command(run, texts, bg=None, fg=None, spec=None, output: Path = Pat
     if interpolation:
         strip, alpha = interpolate(model, chars, spec_ids, steps)
         captions = [f"{texts[0]}" if a == 0 else f"{texts[1]}" if a == 1 else f"{a:.2f}" for a in alpha]
-        images.save_pairs_figure(output, None, strip, captions, columns=steps,
-                                 title=f"{texts[0]} -> {texts[1]} ({colours}): text features interpolated")
+        images.save_pairs_figure(
+            output,
+            None,
+            strip,
+            captions,
+            columns=steps,
+            title=f"{texts[0]} -> {texts[1]} ({colours}): text features interpolated",
+        )
     else:
         fake = model(chars, spec_ids)
         truth = true_images(chars, spec_ids, int(cfg.data.image_size))
         captions = [images.caption(c, s) for c, s in zip(chars, spec_ids)]
-        images.save_pairs_figure(output, truth, fake, captions, columns=min(4, len(texts)),
-                                 title="truth | generated")
+        images.save_pairs_figure(output, truth, fake, captions, columns=min(4, len(texts)), title="truth | generated")
     return output
-

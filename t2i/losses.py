@@ -32,6 +32,7 @@ def bce_from_logits(labels, logits):
 
 # --- D losses on one sub-step: `label` is 1 for real, 0 for fake/mismatched ------------------------
 
+
 def d_cross_entropy(logits, label: float):
     return bce_from_logits(tf.fill(tf.shape(logits), label), logits)
 
@@ -42,6 +43,7 @@ def d_wasserstein(scores, label: float):
 
 
 # --- G losses on D's output for generated images ----------------------------------------------------
+
 
 def g_nonsaturating(fake_logits):
     return bce_from_logits(tf.ones_like(fake_logits), fake_logits)

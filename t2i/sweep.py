@@ -18,9 +18,7 @@ from omegaconf import OmegaConf
 from t2i.config import CONF_DIR, validate
 
 # The reference study's series, in its order; `t2i sweep` runs these unless told otherwise.
-STUDY = (
-    "baseline,shuffle,mbd,shuffle_mbd,lrx10,adam_params,img_noise,full_vocab,increment_vocab,rnn_init,wgan"
-)
+STUDY = "baseline,shuffle,mbd,shuffle_mbd,lrx10,adam_params,img_noise,full_vocab,increment_vocab,rnn_init,wgan"
 
 
 def task(cfg) -> dict:
@@ -35,11 +33,15 @@ def task(cfg) -> dict:
     run_dir = Path(cfg.run_dir)
     try:
         validate(cfg)
+        from t2i.training.rundir import check_run_dir, read_status
+
+        if check_run_dir(cfg) == "done":  # before importing TensorFlow: skipping costs nothing
+            return {"run_dir": str(run_dir), **read_status(run_dir), "skipped": True}
         from t2i.training.run import train
 
         status = train(cfg)
     except Exception as exc:  # one bad run must not stop the others
-        from t2i.training.run import read_status, write_status
+        from t2i.training.rundir import read_status, write_status
 
         reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
         if read_status(run_dir).get("status") != "failed":
@@ -82,7 +84,7 @@ def sweep_dir(overrides: list[str]) -> Path:
 
 
 def status_table(root: Path) -> list[dict]:
-    from t2i.training.run import read_status
+    from t2i.training.rundir import read_status
 
     rows = []
     for status_file in sorted(Path(root).glob("**/status.json")):

@@ -127,8 +127,11 @@ def _lr(opt) -> float:
 
 
 def _copy_weights(src: ConditionalGAN, dst: ConditionalGAN) -> None:
-    for a, b in ((src.text_encoder, dst.text_encoder), (src.generator, dst.generator),
-                 (src.discriminator, dst.discriminator)):
+    for a, b in (
+        (src.text_encoder, dst.text_encoder),
+        (src.generator, dst.generator),
+        (src.discriminator, dst.discriminator),
+    ):
         b.set_weights(a.get_weights())
 
 
@@ -148,6 +151,7 @@ def _layers(model, kind):
 
 
 # --- config deltas ---------------------------------------------------------------------------------
+
 
 def test_every_ablation_has_checks():
     assert ABLATIONS, "no ablation files found"
@@ -238,8 +242,7 @@ def _no_mismatch(cfg, request):
     assert len(d) == 2
     for batch in d:  # every image is exactly what its own text describes
         bg, fg = batch["spec"][:, 1] - COLOUR_WORD_OFFSET, batch["spec"][:, 4] - COLOUR_WORD_OFFSET
-        np.testing.assert_allclose(sampler.images(batch["chars"], bg, fg).numpy(), batch["images"].numpy(),
-                                   atol=1e-5)
+        np.testing.assert_allclose(sampler.images(batch["chars"], bg, fg).numpy(), batch["images"].numpy(), atol=1e-5)
     return gan
 
 
@@ -281,8 +284,7 @@ def _img_noise(cfg, request):
 def _full_vocab(cfg, request):
     assert cfg.data.curriculum.start_vocab is None
     assert [cb.EpochSchedule(cfg).vocab(e) for e in (0, 1, 1000)] == [62, 62, 62]
-    cfg = compose_config(["budget=tiny", f"runs_root={cfg.runs_root}", "+ablation=full_vocab",
-                          "data.batch_size=512"])
+    cfg = compose_config(["budget=tiny", f"runs_root={cfg.runs_root}", "+ablation=full_vocab", "data.batch_size=512"])
     chars = _element(_AnyVocabSampler(), cfg)["g"]["chars"].numpy()
     assert chars.max() >= 55 and np.mean(chars >= 10) > 0.7  # 52 of 62 characters are letters
 
@@ -300,8 +302,9 @@ def _increment_vocab(cfg, request):
     schedule = cb.EpochSchedule(default)
     assert [schedule.vocab(e) for e in (82, 83, 84, 85, 184, 185, 249)] == [10, 11, 11, 12, 61, 62, 62]
     # The batches follow the schedule: tiny has 2 steps an epoch, vocab 10 in epoch 0 and 11 in epoch 1.
-    big = compose_config(["budget=tiny", f"runs_root={cfg.runs_root}", "+ablation=increment_vocab",
-                          "data.batch_size=512"])
+    big = compose_config(
+        ["budget=tiny", f"runs_root={cfg.runs_root}", "+ablation=increment_vocab", "data.batch_size=512"]
+    )
     sampler = _AnyVocabSampler()
     maxima = [int(_element(sampler, big, step)["g"]["chars"].numpy().max()) for step in (0, 1, 2, 4)]
     assert maxima == [9, 9, 10, 11]
@@ -359,7 +362,10 @@ def _wgan_clip(cfg, request):
     assert not gan.discriminator.get_layer("logit").use_bias
     for opt in (gan.d_optimizer, gan.g_optimizer):
         assert isinstance(opt, keras.optimizers.RMSprop) and _lr(opt) == pytest.approx(5e-5)
-    largest = lambda: max(float(np.abs(v.numpy()).max()) for v in gan.discriminator.trainable_variables)  # noqa: E731
+
+    def largest():
+        return max(float(np.abs(v.numpy()).max()) for v in gan.discriminator.trainable_variables)
+
     assert largest() > 0.01  # the initial weights are not clipped...
     logs = gan.train_step(_element(request.getfixturevalue("sampler"), cfg))
     assert largest() <= 0.01 + 1e-7  # ...every D update clips them
@@ -380,8 +386,9 @@ def _latent(cfg, request):
     assert np.abs(a - b).max() > 1e-4
     # The baseline's images do not depend on the seed: there is no z.
     base = request.getfixturevalue("base_gan")
-    np.testing.assert_array_equal(base.generate(feats, tf.constant([0, 1])).numpy(),
-                                  base.generate(feats, tf.constant([0, 2])).numpy())
+    np.testing.assert_array_equal(
+        base.generate(feats, tf.constant([0, 1])).numpy(), base.generate(feats, tf.constant([0, 2])).numpy()
+    )
 
 
 @effect("disc_steps")
@@ -454,7 +461,9 @@ def _gan_int(cfg, request):
     s = tf.random.experimental.stateless_split(seed, 3)
     other = tf.gather(feats, tf.random.experimental.stateless_shuffle(tf.range(tf.shape(feats)[0]), s[1]))
     mixed = 0.5 * feats + 0.5 * other
-    term = float(losses.g_nonsaturating(gan.discriminator([gan.generate(mixed, s[2], training=True), mixed], training=False)))
+    term = float(
+        losses.g_nonsaturating(gan.discriminator([gan.generate(mixed, s[2], training=True), mixed], training=False))
+    )
     loss = float(gan._g_step(batch, seed))
     base_loss = float(base._g_step(batch, seed))
     assert loss - base_loss == pytest.approx(term, rel=1e-4)
@@ -474,5 +483,6 @@ def test_build_gan_loads_text_encoder_weights(base_gan, base_cfg, tmp_path):
     for a, b in zip(base_gan.text_encoder.get_weights(), gan.text_encoder.get_weights()):
         np.testing.assert_array_equal(a, b)
     fresh = build_gan(base_cfg, None)
-    assert any(not np.array_equal(a, b) for a, b in zip(base_gan.text_encoder.get_weights(),
-                                                         fresh.text_encoder.get_weights()))
+    assert any(
+        not np.array_equal(a, b) for a, b in zip(base_gan.text_encoder.get_weights(), fresh.text_encoder.get_weights())
+    )

@@ -200,8 +200,13 @@ def test_gan_dataset_without_shuffle(sampler, tiny_cfg):
 
 def test_gan_dataset_curriculum_limits_chars(sampler, tiny_cfg):
     # steps_per_epoch 2: steps 0-1 are epoch 0 (vocab 3), steps 2-3 epoch 1 (vocab 4), then 5, capped at 5.
-    cfg = tiny_cfg("data.batch_size=64", "data.curriculum.start_vocab=3", "data.curriculum.start_epoch=1",
-                   "data.curriculum.every=1", "data.vocab_size=5")
+    cfg = tiny_cfg(
+        "data.batch_size=64",
+        "data.curriculum.start_vocab=3",
+        "data.curriculum.start_epoch=1",
+        "data.curriculum.every=1",
+        "data.vocab_size=5",
+    )
     maxima = []
     for element in gan_dataset(sampler, cfg).take(8):
         maxima.append(max(int(b["chars"].numpy().max()) for b in (*element["d"], element["g"])))

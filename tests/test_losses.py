@@ -26,7 +26,7 @@ def test_tanh_cross_entropy_gradient_is_tanh_minus_target():
     y[1, 1, 1] = 1.0
     y[2, 2, 2] = -1.0
     for flag in (False, True):
-        _, g = _grad(lambda t: losses.tanh_cross_entropy(tf.constant(y), t, subtract_log2=flag), h)
+        _, g = _grad(lambda t, flag=flag: losses.tanh_cross_entropy(tf.constant(y), t, subtract_log2=flag), h)
         # The loss is a mean over all elements, so each element's gradient is scaled by 1/N.
         np.testing.assert_allclose(g.numpy() * h.size, np.tanh(h) - y, rtol=1e-9, atol=1e-12)
 

@@ -85,8 +85,9 @@ def test_mbd_output_shape_and_batch_dependence():
     changed[2] += 1.0  # sample 0's own features do not change...
     out2 = np.asarray(layer(changed))
     assert not np.allclose(out2[0], out[0])  # ...but its output does: it depends on the rest of the batch
-    np.testing.assert_allclose(np.asarray(layer(x[[0, 1, 3]]))[0], out[0] - np.asarray(_pair(layer, x[0], x[2])),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(layer(x[[0, 1, 3]]))[0], out[0] - np.asarray(_pair(layer, x[0], x[2])), rtol=1e-5, atol=1e-6
+    )
 
 
 def _pair(layer, a, b):

@@ -54,8 +54,9 @@ def test_compose_matches_reference_renderer(table):
     i, j = rng.integers(0, n, count), rng.integers(0, n, count)
     bg, fg = rng.integers(0, len(COLOURS), count), rng.integers(0, len(COLOURS), count)
     fast = render.compose(table[i * n + j], render.COLOUR_RGB[bg], render.COLOUR_RGB[fg]).numpy()
-    ref = np.stack([render.render_reference(ALPHABET[a] + ALPHABET[b], COLOURS[c], COLOURS[d])
-                    for a, b, c, d in zip(i, j, bg, fg)])
+    ref = np.stack(
+        [render.render_reference(ALPHABET[a] + ALPHABET[b], COLOURS[c], COLOURS[d]) for a, b, c, d in zip(i, j, bg, fg)]
+    )
     err = np.abs(fast - ref) / 2  # in [0, 1] units
     # Measured: max 0.0074 (1.9/255, from Agg's uint8 rounding at box and glyph edges), mean 2.6e-5,
     # and 99.9% of values within 1/255.
@@ -78,8 +79,13 @@ def test_one_mask_is_not_enough():
 
 def test_reference_ignores_user_rcparams():
     expected = render.render_reference("a7", "red", "black")
-    user = {"font.family": "serif", "figure.dpi": 50, "figure.figsize": (3, 3), "text.antialiased": False,
-            "figure.facecolor": "black"}
+    user = {
+        "font.family": "serif",
+        "figure.dpi": 50,
+        "figure.figsize": (3, 3),
+        "text.antialiased": False,
+        "figure.facecolor": "black",
+    }
     with matplotlib.rc_context(user):
         np.testing.assert_array_equal(render.render_reference("a7", "red", "black"), expected)
         assert matplotlib.rcParams["font.family"] == ["serif"]  # and the caller's settings survive

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -43,7 +42,11 @@ def test_train_writes_run_directory(tmp_path):
     assert status["status"] == "done" and status["epochs_done"] == 3
     assert status["final_mae"] == pytest.approx(df["mae"].iloc[-1])
     assert list((run / "tensorboard" / "train").glob("events.out.tfevents.*"))
-    assert sorted(p.name for p in (run / "samples").glob("*.png")) == ["epoch_0001.png", "epoch_0002.png", "epoch_0003.png"]
+    assert sorted(p.name for p in (run / "samples").glob("*.png")) == [
+        "epoch_0001.png",
+        "epoch_0002.png",
+        "epoch_0003.png",
+    ]
     assert (run / "checkpoints" / "generator.weights.h5").exists()
     # G is frozen during the D-only warm-up epoch and trained after it.
     assert df["g_loss"].iloc[0] == 0 and df["g_loss"].iloc[1] > 0
@@ -173,8 +176,16 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
 
 
 def test_config_composition_public_keys(tmp_path):
-    cfg = compose_config(["trainer.epochs=7", "trainer.steps_per_epoch=3", "pretrain.epochs=4", "data.batch_size=16",
-                          "seed=3", f"runs_root={tmp_path}"])
+    cfg = compose_config(
+        [
+            "trainer.epochs=7",
+            "trainer.steps_per_epoch=3",
+            "pretrain.epochs=4",
+            "data.batch_size=16",
+            "seed=3",
+            f"runs_root={tmp_path}",
+        ]
+    )
     assert (cfg.trainer.epochs, cfg.trainer.steps_per_epoch, cfg.pretrain.epochs, cfg.data.batch_size) == (7, 3, 4, 16)
     assert cfg.run_dir == f"{tmp_path}/baseline/seed=3"
     assert compose_config([f"run_dir={tmp_path}/x"]).run_dir == f"{tmp_path}/x"

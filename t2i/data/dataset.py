@@ -22,12 +22,12 @@ def vocab_at_epoch(epoch, vocab_size: int, start_vocab, start_epoch: int, every:
     """
     if start_vocab is None:
         return vocab_size + 0 * epoch
-    added = tf.maximum(0, (epoch - start_epoch) // every + 1) if tf.is_tensor(epoch) else max(
-        0, (epoch - start_epoch) // every + 1
+    added = (
+        tf.maximum(0, (epoch - start_epoch) // every + 1)
+        if tf.is_tensor(epoch)
+        else max(0, (epoch - start_epoch) // every + 1)
     )
-    return tf.minimum(start_vocab + added, vocab_size) if tf.is_tensor(epoch) else min(
-        start_vocab + added, vocab_size
-    )
+    return tf.minimum(start_vocab + added, vocab_size) if tf.is_tensor(epoch) else min(start_vocab + added, vocab_size)
 
 
 def spec_ids(bg, fg):
@@ -98,7 +98,9 @@ def gan_dataset(sampler: TextImageSampler, cfg, start_step: int = 0) -> tf.data.
 
     def element(step):
         epoch = step // steps_per_epoch
-        vocab = vocab_at_epoch(tf.cast(epoch, tf.int32), cfg.data.vocab_size, cur.start_vocab, cur.start_epoch, cur.every)
+        vocab = vocab_at_epoch(
+            tf.cast(epoch, tf.int32), cfg.data.vocab_size, cur.start_vocab, cur.start_epoch, cur.every
+        )
         seeds = tf.random.experimental.stateless_split(base + tf.stack([0, step]), len(substeps) + 2)
         d = []
         for k, kind in enumerate(substeps):

@@ -88,8 +88,16 @@ def _draw(chars: str, bg, fg) -> np.ndarray:
         canvas = FigureCanvasAgg(fig)
         ax = fig.add_axes([0, 0, 1, 1])
         ax.axis("off")
-        ax.text(0.5, 0.5, chars, fontsize=FONT_SIZE, color=fg, backgroundcolor=bg,
-                horizontalalignment="center", verticalalignment="center")
+        ax.text(
+            0.5,
+            0.5,
+            chars,
+            fontsize=FONT_SIZE,
+            color=fg,
+            backgroundcolor=bg,
+            horizontalalignment="center",
+            verticalalignment="center",
+        )
         canvas.draw()
         return np.array(canvas.buffer_rgba())[..., :3]
 
@@ -119,8 +127,7 @@ def _resize_np(image: np.ndarray, size: int) -> np.ndarray:
     ylo, yhi, fy = _taps(image.shape[0], size)
     xlo, xhi, fx = _taps(image.shape[1], size)
     # Gather before converting to float: only a few rows and columns of the image are ever read.
-    tl, tr, bl, br = (image[y][:, x].astype(np.float32) for y, x in
-                      ((ylo, xlo), (ylo, xhi), (yhi, xlo), (yhi, xhi)))
+    tl, tr, bl, br = (image[y][:, x].astype(np.float32) for y, x in ((ylo, xlo), (ylo, xhi), (yhi, xlo), (yhi, xhi)))
     fx, fy = fx[None, :, None], fy[:, None, None]
     top = tl + (tr - tl) * fx
     bottom = bl + (br - bl) * fx
@@ -150,8 +157,16 @@ def _font_file() -> str:
 def _cache_path(alphabet: str, size: int, cache_dir) -> Path:
     from matplotlib import ft2font
 
-    key = repr((alphabet, size, _font_file(), matplotlib.__version__,
-                getattr(ft2font, "__freetype_version__", ""), _FORMAT_VERSION))
+    key = repr(
+        (
+            alphabet,
+            size,
+            _font_file(),
+            matplotlib.__version__,
+            getattr(ft2font, "__freetype_version__", ""),
+            _FORMAT_VERSION,
+        )
+    )
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return Path(cache_dir) / f"masks_{len(alphabet)}chars_{size}px_{digest}.npy"
 
@@ -165,8 +180,7 @@ def _load(path: Path, shape: tuple) -> np.ndarray | None:
         print(f"mask cache {path} unreadable ({e}); rebuilding", file=sys.stderr)
         return None
     if table.shape != shape or table.dtype != np.float32:
-        print(f"mask cache {path} has shape {table.shape} {table.dtype}, want {shape}; rebuilding",
-              file=sys.stderr)
+        print(f"mask cache {path} has shape {table.shape} {table.dtype}, want {shape}; rebuilding", file=sys.stderr)
         return None
     return table
 
@@ -177,8 +191,11 @@ def _build_table(alphabet: str, size: int) -> np.ndarray:
         try:
             return _build_table_parallel(alphabet, pairs, size)
         except concurrent.futures.BrokenExecutor:
-            print("mask table workers died (does the main script lack an `if __name__ == '__main__':` "
-                  "guard?); rendering serially", file=sys.stderr)
+            print(
+                "mask table workers died (does the main script lack an `if __name__ == '__main__':` "
+                "guard?); rendering serially",
+                file=sys.stderr,
+            )
     return _masks_chunk(pairs, size)
 
 
@@ -190,14 +207,17 @@ def _build_table_parallel(alphabet: str, pairs: list[str], size: int) -> np.ndar
     # spawn: TensorFlow may already be loaded (and own threads) here, which fork does not survive safely.
     ctx = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = {pool.submit(_masks_chunk, pairs[s:s + _CHUNK_PAIRS], size): s for s in starts}
+        futures = {pool.submit(_masks_chunk, pairs[s : s + _CHUNK_PAIRS], size): s for s in starts}
         for fut in concurrent.futures.as_completed(futures):
             chunk = fut.result()
             s = futures[fut]
-            table[s:s + len(chunk)] = chunk
+            table[s : s + len(chunk)] = chunk
             done += len(chunk)
-            print(f"rendering mask table {len(alphabet)} chars @{size}px: {done}/{len(pairs)}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"rendering mask table {len(alphabet)} chars @{size}px: {done}/{len(pairs)}",
+                file=sys.stderr,
+                flush=True,
+            )
     return table
 
 
@@ -209,8 +229,10 @@ def mask_table(alphabet: str, size: int, cache_dir) -> np.ndarray:
     # A spawned worker re-imports the main module; an unguarded call there would wait forever on the lock
     # its parent holds. `_inheriting` is what multiprocessing itself checks for this situation.
     if getattr(multiprocessing.current_process(), "_inheriting", False):
-        raise RuntimeError("mask_table called while a worker process imports the main module; guard the "
-                           "main script with `if __name__ == '__main__':`")
+        raise RuntimeError(
+            "mask_table called while a worker process imports the main module; guard the "
+            "main script with `if __name__ == '__main__':`"
+        )
     n = len(alphabet)
     shape = (n * n, size, size, 2)
     path = _cache_path(alphabet, size, cache_dir)

@@ -96,7 +96,10 @@ class SampleGrid(keras.callbacks.Callback):
         fake = self.model.predict_images(self.sample["chars"], self.sample["spec"])
         truth = self.sample["images"]
         images.save_pairs_figure(
-            self.out_dir / f"epoch_{epoch + 1:04d}.png", truth, fake, self.captions,
+            self.out_dir / f"epoch_{epoch + 1:04d}.png",
+            truth,
+            fake,
+            self.captions,
             title=f"epoch {epoch + 1}: truth | generated",
         )
         with self.writer.as_default():
@@ -166,10 +169,23 @@ def _duration(seconds: float) -> str:
 
 # The hyper-parameters shown in TensorBoard's HParams dashboard, by config key.
 HPARAM_KEYS = (
-    "name", "seed", "data.vocab_size", "data.batch_size", "optimizer.name", "optimizer.learning_rate",
-    "optimizer.beta_1", "optimizer.beta_2", "gan.loss", "gan.penalty.name", "gan.d_substeps", "gan.disc_steps",
-    "gan.text_encoder_init", "model.discriminator.image_noise", "model.discriminator.minibatch_discrimination.kernels",
-    "model.generator.latent_dim", "trainer.epochs",
+    "name",
+    "seed",
+    "data.vocab_size",
+    "data.batch_size",
+    "optimizer.name",
+    "optimizer.learning_rate",
+    "optimizer.beta_1",
+    "optimizer.beta_2",
+    "gan.loss",
+    "gan.penalty.name",
+    "gan.d_substeps",
+    "gan.disc_steps",
+    "gan.text_encoder_init",
+    "model.discriminator.image_noise",
+    "model.discriminator.minibatch_discrimination.kernels",
+    "model.generator.latent_dim",
+    "trainer.epochs",
 )
 
 

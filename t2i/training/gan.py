@@ -55,8 +55,10 @@ class ConditionalGAN(keras.Model):
         inputs = [features]
         if self.latent_dim > 0:
             shape = [tf.shape(features)[0], self.latent_dim]
-            z = tf.random.uniform(shape, -1.0, 1.0) if seed is None else tf.random.stateless_uniform(
-                shape, seed, -1.0, 1.0
+            z = (
+                tf.random.uniform(shape, -1.0, 1.0)
+                if seed is None
+                else tf.random.stateless_uniform(shape, seed, -1.0, 1.0)
             )
             inputs.append(z)
         return tf.tanh(self.generator(inputs, training=training))
@@ -65,7 +67,7 @@ class ConditionalGAN(keras.Model):
     def _predict(self, chars, spec):
         return self.generate(self.text_encoder([chars, spec], training=False), tf.constant([0, 0]))
 
-    def predict_images(self, chars, spec) -> "np.ndarray":
+    def predict_images(self, chars, spec) -> np.ndarray:
         """G's images for integer chars [N, 2] and spec [N, 5], as numpy in [-1, 1]."""
         return self._predict(tf.constant(chars, tf.int32), tf.constant(spec, tf.int32)).numpy()
 
@@ -146,6 +148,7 @@ class ConditionalGAN(keras.Model):
             self.d_acc[name].update_state(tf.reduce_mean(tf.cast((out > 0) == (LABELS[kind] > 0.5), tf.float32)))
         if self.cfg.penalty.name == "gradient":
             self._penalty_step(data["g"], seed + 7)
+
         def g_update():
             self.g_loss.update_state(self._g_step(data["g"], seed + 3))
             return tf.constant(0)

@@ -108,7 +108,9 @@ def run_pretraining(cfg, out_dir: Path, verbose: bool = True) -> None:
     mae = float(tf.reduce_mean(tf.abs(pred - evalset["images"])))
     te.save_weights(out_dir / "text_encoder.weights.h5")
     g.save_weights(out_dir / "generator.weights.h5")
-    (out_dir / "result.json").write_text(json.dumps({"mae": mae, "epochs": p.epochs, "needs": pretrain_needs(cfg)}, indent=2))
+    (out_dir / "result.json").write_text(
+        json.dumps({"mae": mae, "epochs": p.epochs, "needs": pretrain_needs(cfg)}, indent=2)
+    )
 
 
 class _PretrainProgress(Progress):
