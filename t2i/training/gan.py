@@ -67,7 +67,7 @@ class ConditionalGAN(keras.Model):
     def _predict(self, chars, spec):
         return self.generate(self.text_encoder([chars, spec], training=False), tf.constant([0, 0]))
 
-    def predict_images(self, chars, spec) -> np.ndarray:
+    def predict_images(self, chars, spec):
         """G's images for integer chars [N, 2] and spec [N, 5], as numpy in [-1, 1]."""
         return self._predict(tf.constant(chars, tf.int32), tf.constant(spec, tf.int32)).numpy()
 
