@@ -132,7 +132,7 @@ class TrainerConfig:
 
 @dataclass
 class PretrainConfig:
-    epochs: int = 100
+    epochs: int = 500
     steps_per_epoch: int = 32
     batch_size: int = 64
     learning_rate: float = 1e-3

@@ -57,7 +57,7 @@ def _read_run_config(path: Path) -> DictConfig:
         for key in ("data.vocab_size", "data.image_size", "model.text_encoder.features", "model.generator.latent_dim"):
             if OmegaConf.select(cfg, key) is None:
                 raise KeyError(f"no {key}")
-    except Exception as exc:
+    except Exception as exc:  # YAML and OmegaConf raise many types; all mean the config is unusable
         raise ModelLoadError(f"{path} is unreadable or not a t2i run config ({type(exc).__name__}: {exc})") from None
     if OmegaConf.select(cfg, "cache_dir") is None:
         cfg.cache_dir = _default_cache_dir()
@@ -88,7 +88,7 @@ def _read_pretrained_config(entry: Path) -> DictConfig:
                 "model": {"text_encoder": needs["text_encoder"], "generator": generator},
             }
         )
-    except Exception as exc:
+    except Exception as exc:  # bad JSON or missing keys alike
         raise ModelLoadError(f"{entry / 'result.json'} is unreadable ({type(exc).__name__}: {exc})") from None
     # Entries live in <cache_dir>/pretrain/<digest>; the mask tables sit next to them in <cache_dir>.
     cfg.cache_dir = str(entry.parent.parent) if entry.parent.name == "pretrain" else _default_cache_dir()

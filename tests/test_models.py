@@ -121,3 +121,21 @@ def test_mbd_serialisation(tmp_path):
     assert isinstance(loaded.get_layer("mbd"), MinibatchDiscrimination)
     assert loaded.get_layer("mbd").kernels == 7
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-6)
+
+
+def test_graph_mode_computes_the_same_networks_as_eager():
+    """Regression: TF's oneDNN remapper once mis-fused the residual blocks inside tf.function."""
+    import numpy as np
+    import tensorflow as tf
+
+    from t2i.config import compose_config
+    from t2i.models import build_discriminator, build_generator
+
+    cfg = compose_config([])
+    rng = np.random.default_rng(0)
+    feats = rng.standard_normal((8, 64)).astype("float32")
+    g = build_generator(cfg.model.generator, 64)
+    d = build_discriminator(cfg.model.discriminator, 32, 64)
+    images = np.tanh(rng.standard_normal((8, 32, 32, 3))).astype("float32")
+    np.testing.assert_allclose(tf.function(g)(feats), g(feats), atol=1e-4)
+    np.testing.assert_allclose(tf.function(lambda x: d(x))([images, feats]), d([images, feats]), atol=1e-4)

@@ -41,7 +41,7 @@ def pretrain_needs(cfg) -> dict:
                 "generator": generator,
                 "image_size": cfg.data.image_size,
                 "pretrain": cfg.pretrain,
-                "format": 1,
+                "format": 2,
             }
         )
     )
@@ -91,6 +91,7 @@ def run_pretraining(cfg, out_dir: Path, verbose: bool = True) -> None:
         optimizer=keras.optimizers.Adam(p.learning_rate),
         loss=losses.tanh_cross_entropy,
         metrics=[pixel_mae, pixel_mse],
+        jit_compile=cfg.trainer.jit_compile,
     )
     callbacks = [keras.callbacks.CSVLogger(str(out_dir / "metrics.csv"))]
     if verbose:
@@ -104,7 +105,8 @@ def run_pretraining(cfg, out_dir: Path, verbose: bool = True) -> None:
         callbacks=callbacks,
     )
     evalset = eval_set(sampler, 512)
-    pred = tf.tanh(model.predict([evalset["chars"], evalset["spec"]], verbose=0, batch_size=256))
+    # Called directly: Keras's predict() on this two-input model was seen to return different outputs.
+    pred = tf.tanh(model([evalset["chars"], evalset["spec"]], training=False))
     mae = float(tf.reduce_mean(tf.abs(pred - evalset["images"])))
     te.save_weights(out_dir / "text_encoder.weights.h5")
     g.save_weights(out_dir / "generator.weights.h5")

@@ -1,0 +1,447 @@
+"""`t2i bench`: the speed of every part of a run, measured in one process and reported as one JSON document.
+
+Everything is measured with the project's own code paths (gan_dataset, build_gan, build_supervised, the real
+`train`), so a change to any of them shows here. Timings are wall-clock and share the machine with whatever
+else runs; `machine.loadavg` records how busy it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "amx_int8")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    reference_samples: int  # matplotlib renders: ~25 ms each
+    data_elements: int  # gan_dataset elements (one GAN step's batches each)
+    steps_per_epoch: int
+    timed_epochs: int  # after one warm-up epoch that includes tracing and graph optimisation
+    pretrain_epochs: int
+    pretrain_steps_per_epoch: int
+    train_epochs: int
+    matmul_reps: int
+
+
+FULL = Sizes(40, 40, 32, 2, 10, 32, 12, 20)
+# Compilation dominates a quick run; the step counts only need to be non-zero.
+QUICK = Sizes(6, 4, 4, 1, 2, 4, 3, 3)
+
+
+def _log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """Keep stdout for the JSON alone, even if a library prints (Python or C level) while we measure."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _try(fn, *args, **kwargs):
+    """An optional measurement: its result, or the error it raised as a string."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:  # any failure of an optional path is the result we report
+        _log(f"failed: {type(exc).__name__}: {exc}")
+        return {"error": f"{type(exc).__name__}: {' '.join(str(exc).split())[:500]}"}
+
+
+# --- machine ------------------------------------------------------------------------------------------------
+
+
+def machine_info() -> dict:
+    import keras
+    import tensorflow as tf
+
+    model, flags = platform.processor() or platform.machine(), set()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    gpus = tf.config.list_physical_devices("GPU")
+    device = tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name) if gpus else "cpu"
+    return {
+        "cores": os.cpu_count(),
+        "cores_usable": len(os.sched_getaffinity(0)),
+        "cpu": model,
+        "cpu_flags": {f: f in flags for f in CPU_FLAGS},
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "device": device,
+        "loadavg_1min_start": round(os.getloadavg()[0], 2),
+    }
+
+
+def matmul_gflops(reps: int, n: int = 2048) -> float:
+    import tensorflow as tf
+
+    a = tf.random.stateless_uniform([n, n], [0, 1])
+    b = tf.random.stateless_uniform([n, n], [0, 2])
+    tf.matmul(a, b).numpy()  # first call pays for kernel selection
+    start = time.perf_counter()
+    for _ in range(reps):
+        c = tf.matmul(a, b)
+    c.numpy()  # waits for the device, where that is asynchronous
+    return 2 * n**3 * reps / (time.perf_counter() - start) / 1e9
+
+
+# --- data ---------------------------------------------------------------------------------------------------
+
+
+def data_rates(cfg, sampler, sizes: Sizes) -> dict:
+    from t2i.data.dataset import gan_dataset
+    from t2i.data.render import render_reference
+    from t2i.data.vocab import COLOURS, FULL_ALPHABET
+
+    rng = np.random.default_rng(0)
+    alphabet = FULL_ALPHABET[: cfg.data.vocab_size]
+    texts = []
+    for _ in range(sizes.reference_samples + 1):
+        bg, fg = rng.choice(len(COLOURS), 2, replace=False)
+        texts.append(("".join(rng.choice(list(alphabet), 2)), COLOURS[bg], COLOURS[fg]))
+    render_reference(*texts[0], size=cfg.data.image_size)  # font loading is a one-off, not a per-sample cost
+    start = time.perf_counter()
+    for chars, bg, fg in texts[1:]:
+        render_reference(chars, bg, fg, size=cfg.data.image_size)
+    reference = sizes.reference_samples / (time.perf_counter() - start)
+
+    it = iter(gan_dataset(sampler, cfg))
+    for _ in range(2):  # tracing the map function and filling the prefetch buffer
+        next(it)
+    images = 0
+    start = time.perf_counter()
+    for _ in range(sizes.data_elements):
+        element = next(it)
+        images += sum(int(b["images"].shape[0]) for b in (*element["d"], element["g"]))
+    training = images / (time.perf_counter() - start)
+    return {
+        "data_speedup": training / reference,
+        "data_reference_samples_per_s": reference,
+        "data_training_samples_per_s": training,
+    }
+
+
+# --- steps per second ---------------------------------------------------------------------------------------
+
+
+def _fit_steps_per_s(model, dataset, sizes: Sizes, steps_per_epoch: int) -> float:
+    """Steady-state steps/s of model.fit: the first epoch (tracing, graph optimisation) is not timed."""
+    import keras
+
+    ends = []
+
+    class EpochEnds(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            ends.append(time.perf_counter())
+
+    model.fit(
+        dataset,
+        epochs=1 + sizes.timed_epochs,
+        steps_per_epoch=steps_per_epoch,
+        verbose=0,
+        shuffle=False,
+        callbacks=[EpochEnds()],
+    )
+    return sizes.timed_epochs * steps_per_epoch / (ends[-1] - ends[0])
+
+
+def gan_steps_per_s(cfg, sampler, sizes: Sizes) -> float:
+    from t2i.data.dataset import gan_dataset
+    from t2i.training import setup
+    from t2i.training.run import build_gan
+
+    setup.configure(cfg.trainer, cfg.seed)  # precision policy and seeds, as a real run sets them
+    gan = build_gan(cfg, None)  # a random text encoder costs the same as a pretrained one
+    return _fit_steps_per_s(gan, gan_dataset(sampler, cfg), sizes, cfg.trainer.steps_per_epoch)
+
+
+def pretrain_steps_per_s(cfg, sampler, sizes: Sizes) -> float:
+    import keras
+
+    from t2i import losses
+    from t2i.data.dataset import supervised_dataset
+    from t2i.training import setup
+    from t2i.training.pretrain import PRETRAIN_SEED, build_supervised, pixel_mae, pixel_mse
+
+    setup.configure(cfg.trainer, PRETRAIN_SEED)
+    _, _, model = build_supervised(cfg)
+    # As run_pretraining compiles it (which keeps its compile call inside); keep the two in step.
+    model.compile(
+        optimizer=keras.optimizers.Adam(cfg.pretrain.learning_rate),
+        loss=losses.tanh_cross_entropy,
+        metrics=[pixel_mae, pixel_mse],
+    )
+    dataset = supervised_dataset(sampler, cfg.pretrain.batch_size, PRETRAIN_SEED)
+    return _fit_steps_per_s(model, dataset, sizes, cfg.pretrain.steps_per_epoch)
+
+
+def optional_variant(cfg, base_cfg, sampler, sizes: Sizes, baseline: float, **extra) -> dict:
+    from t2i.training import setup
+
+    try:
+        rate = gan_steps_per_s(cfg, sampler, sizes)
+    finally:
+        setup.configure(base_cfg.trainer, base_cfg.seed)  # back to float32 for whatever is built next
+    return {**extra, "gan_steps_per_s": rate, "speedup": rate / baseline}
+
+
+# --- FLOPs --------------------------------------------------------------------------------------------------
+
+_BRANCHES = ("_true_graph", "_false_graph", "_body_graph")  # set on If/While ops by cond_v2/while_v2
+
+
+def _live_ops(graph) -> list:
+    """Ops a call of `graph` runs: the ones its outputs or side effects need. The function runtime prunes the
+    rest, e.g. gradients a tape computes but nobody uses (D's filter gradients in G's step)."""
+    todo = [t.op for t in graph.outputs] + list(graph.control_outputs)
+    todo += [op for op in graph.get_operations() if op._is_stateful]
+    seen = set()
+    while todo:
+        op = todo.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        todo += [t.op for t in op.inputs] + list(op.control_inputs)
+    return [op for op in graph.get_operations() if op.name in seen]
+
+
+def graph_flops(graph) -> float:
+    """Float ops of one call of `graph` by the profiler's per-op registry, descending into cond branches (the
+    costlier one) and loop bodies (once per loop, not per iteration)."""
+    from tensorflow.python.framework import ops as tf_ops  # the registry tf.compat.v1.profiler reads
+
+    total = 0
+    for op in _live_ops(graph):
+        branches = [getattr(op, a) for a in _BRANCHES if hasattr(op, a)]
+        if branches:
+            total += max(graph_flops(b) for b in branches)
+            continue
+        with contextlib.suppress(ValueError):  # an op of unknown shape has no count, as in the profiler
+            total += tf_ops.get_stats_for_node_def(graph, op.node_def, "flops").value or 0
+    return total
+
+
+def _forward_flops(model) -> int:
+    """Conv and dense FLOPs (2 per multiply-add) of one sample through `model`."""
+    import keras
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2DTranspose):  # each input pixel scatters the whole kernel
+            total += 2 * math.prod(layer.kernel.shape) * math.prod(layer.input.shape[1:3])
+        elif isinstance(layer, keras.layers.Conv2D):
+            total += 2 * math.prod(layer.kernel.shape) * math.prod(layer.output.shape[1:3])
+        elif isinstance(layer, keras.layers.Dense):
+            total += 2 * math.prod(layer.kernel.shape)
+    return total
+
+
+def analytic_flops(gan, cfg) -> float:
+    """A GAN step's conv/dense FLOPs from layer shapes, training = 3x forward (forward, input and weight
+    gradients). D sub-steps: D trained (3x); fake ones also run G forward. G step: G trained (3x) through D's
+    forward and input gradients (2x). The text encoder (GRUs, < 0.1%) is left out."""
+    d, g = _forward_flops(gan.discriminator), _forward_flops(gan.generator)
+    substeps = list(cfg.gan.d_substeps) * cfg.gan.disc_steps
+    per_sample = 3 * d * len(substeps) + g * substeps.count("fake") + 3 * g + 2 * d
+    return cfg.data.batch_size * per_sample
+
+
+def gan_flops(cfg, sampler) -> dict:
+    import tensorflow as tf
+
+    from t2i.data.dataset import gan_dataset
+    from t2i.training import setup
+    from t2i.training.run import build_gan
+
+    setup.configure(cfg.trainer, cfg.seed)
+    gan = build_gan(cfg, None)
+    spec = gan_dataset(sampler, cfg).element_spec  # static batch shapes, so every op's count is known
+    graph = tf.function(gan.train_step).get_concrete_function(spec).graph
+    opts = tf.compat.v1.profiler.ProfileOptionBuilder(
+        tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    ).with_empty_output()
+    toplevel = tf.compat.v1.profiler.profile(graph, options=opts.build()).total_float_ops
+    return {
+        "gan_gflops_per_step": graph_flops(graph) / 1e9,
+        "gan_gflops_method": (
+            "tf.function(gan.train_step) traced on one gan_dataset element (batch "
+            f"{cfg.data.batch_size}); float ops per op from the registry tf.compat.v1.profiler's "
+            "float_operation() uses, summed over the ops that run: those the step's outputs and side effects "
+            "need (unused tape gradients are pruned by the runtime and not counted), including the G step "
+            "inside its tf.cond and the GRU loop bodies (counted once per loop, not per time step). Includes "
+            "forward and backward of all D sub-steps and of the G step, element-wise ops and the optimiser "
+            "updates; excludes the data pipeline. gan_gflops_profiler_toplevel is the profiler run on the "
+            "step's top-level graph as is: no pruning, no cond/loop bodies (so no G step)."
+        ),
+        "gan_gflops_profiler_toplevel": toplevel / 1e9,
+        "gan_gflops_per_step_analytic": analytic_flops(gan, cfg) / 1e9,
+        "gan_gflops_analytic_method": (
+            "conv/dense layers of G and D from their shapes, 2 FLOPs per multiply-add; per sample "
+            "3*D*(D sub-steps) + G*(fake sub-steps) + 3*G + 2*D (training = 3x forward; G's step needs D's "
+            "forward and input gradients only); text encoder and element-wise ops left out"
+        ),
+    }
+
+
+# --- a real run: epoch overhead and MAE after a short budget --------------------------------------------------
+
+
+@contextlib.contextmanager
+def _epoch_end_times(model_type, times: dict):
+    """Record when all callbacks of an epoch have finished. _fit builds its callback list itself, so the
+    hook goes on keras's CallbackList, only for fits of `model_type`, and is undone on exit."""
+    import keras
+
+    original = keras.callbacks.CallbackList.on_epoch_end
+
+    def on_epoch_end(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if isinstance(self.model, model_type):
+            times[epoch] = time.perf_counter()
+
+    keras.callbacks.CallbackList.on_epoch_end = on_epoch_end
+    try:
+        yield
+    finally:
+        keras.callbacks.CallbackList.on_epoch_end = original
+
+
+def short_budget_run(cfg) -> dict:
+    import json
+
+    import pandas as pd
+
+    from t2i.training import setup
+    from t2i.training.gan import ConditionalGAN
+    from t2i.training.pretrain import ensure_pretrained
+    from t2i.training.run import train
+
+    setup.configure(cfg.trainer, cfg.seed)
+    start = time.perf_counter()
+    entry = ensure_pretrained(cfg, verbose=cfg.trainer.verbose)  # cached across bench runs, like real runs
+    pretrain_seconds = time.perf_counter() - start
+    ends: dict = {}
+    with _epoch_end_times(ConditionalGAN, ends):
+        status = train(cfg)
+    seconds = pd.read_csv(Path(cfg.run_dir) / "metrics.csv").set_index("epoch")["seconds"]
+    # Not the first epoch (tracing) nor the last (its extra sample grid and end-of-training work); with
+    # 12 epochs that leaves epochs 2-11, whose sample grid at epoch 10 is on its every-10-epochs cadence.
+    measured = range(1, cfg.trainer.epochs - 1)
+    full = sum(ends[e] - ends[e - 1] for e in measured) / len(measured)
+    steps = sum(seconds[e] for e in measured) / len(measured)
+    return {
+        "epoch_overhead": full / steps,
+        "epoch_seconds_full": full,
+        "epoch_seconds_steps": steps,
+        "epoch_overhead_epochs": [e + 1 for e in measured],
+        "mae_after_short_budget": status["final_mae"],
+        "best_mae": status["best_mae"],
+        "pretrain_mae": json.loads((entry / "result.json").read_text())["mae"],
+        "pretrain_seconds": pretrain_seconds,  # ~0 when an earlier bench run left it in the cache
+    }
+
+
+# --- all of it ----------------------------------------------------------------------------------------------
+
+
+def short_budget_overrides(sizes: Sizes, runs_root) -> list[str]:
+    return [
+        f"runs_root={runs_root}",
+        "seed=0",
+        "data.batch_size=64",
+        "data.vocab_size=10",
+        f"trainer.steps_per_epoch={sizes.steps_per_epoch}",
+        f"trainer.epochs={sizes.train_epochs}",
+        "trainer.sample_every=10",
+        # One D-only epoch instead of five, so that every measured epoch trains G as nearly all of a real run's do.
+        "gan.d_only_epochs=1",
+        f"pretrain.epochs={sizes.pretrain_epochs}",
+        f"pretrain.steps_per_epoch={sizes.pretrain_steps_per_epoch}",
+        "pretrain.batch_size=64",
+        "pretrain.vocab_size=10",
+    ]
+
+
+def run_bench(quick: bool = False) -> dict:
+    with _stdout_to_stderr():
+        return _run_bench(QUICK if quick else FULL, quick)
+
+
+def _run_bench(sizes: Sizes, quick: bool) -> dict:
+    started = time.perf_counter()
+    from t2i.config import compose_config
+    from t2i.data.dataset import TextImageSampler
+    from t2i.training import setup
+
+    with tempfile.TemporaryDirectory(prefix="t2i-bench-") as runs_root:
+        overrides = short_budget_overrides(sizes, runs_root)
+        cfg = compose_config(overrides)
+        setup.configure(cfg.trainer, cfg.seed)
+        out: dict = {"quick": quick, "machine": machine_info()}
+
+        _log("matmul")
+        out["machine_matmul_gflops"] = matmul_gflops(sizes.matmul_reps)
+
+        _log("data paths")
+        start = time.perf_counter()
+        sampler = TextImageSampler(cfg.data.vocab_size, cfg.data.image_size, cfg.cache_dir)
+        out["data_mask_table_seconds"] = time.perf_counter() - start  # ~0 once the table is cached
+        out.update(data_rates(cfg, sampler, sizes))
+
+        for key, ablation in (("", None), ("_mbd", "mbd"), ("_wgan", "wgan")):
+            _log(f"gan_steps_per_s{key}")
+            variant = compose_config(overrides + ([f"+ablation={ablation}"] if ablation else []))
+            out[f"gan_steps_per_s{key}"] = gan_steps_per_s(variant, sampler, sizes)
+
+        _log("pretrain_steps_per_s")
+        out["pretrain_steps_per_s"] = pretrain_steps_per_s(cfg, sampler, sizes)
+
+        _log("FLOPs of one GAN step")
+        out.update(gan_flops(cfg, sampler))
+        out["flops_utilization"] = out["gan_gflops_per_step"] * out["gan_steps_per_s"] / out["machine_matmul_gflops"]
+
+        for key, override, extra in (
+            ("precision", "trainer.precision=bfloat16", {"policy": "mixed_bfloat16"}),
+            ("xla", "trainer.jit_compile=true", {"jit_compile": True}),
+        ):
+            _log(f"{key}: {override}")
+            variant = compose_config([*overrides, override])
+            out[key] = _try(optional_variant, variant, cfg, sampler, sizes, out["gan_steps_per_s"], **extra)
+
+        _log(f"short-budget run: `t2i train` for {sizes.train_epochs} epochs with every callback of a real run")
+        run = short_budget_run(cfg)
+        short = ("best_mae", "pretrain_mae", "pretrain_seconds")
+        out.update({k: v for k, v in run.items() if k not in short})
+        out["short_budget"] = {
+            "overrides": [o for o in overrides if not o.startswith("runs_root=")],
+            "mae": "eval MAE (512 fixed samples) after the last epoch of the real `train` with these overrides",
+            **{k: run[k] for k in short},
+        }
+    out["machine"]["loadavg_1min_end"] = round(os.getloadavg()[0], 2)
+    out["bench_seconds"] = time.perf_counter() - started
+    return out
