@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 T2I := $(VENV)/bin/t2i
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-slow demo lint bench tensorboard clean
+.PHONY: install test test-slow demo study study-report lint bench tensorboard clean
 
 install: $(STAMP)
 
@@ -24,6 +24,18 @@ test-slow: install
 demo: install
 	$(T2I) sweep budget=quick sweep.name=demo '+ablation=baseline,shuffle,lrx10'
 	$(T2I) plot-mae runs/demo
+
+# The recorded study (experiments/ablation_study): every series at the default budget (250 epochs), then
+# extra seeds for the baseline and the series whose differences are small. Resumable: rerun to continue.
+STUDY := sweep.name=ablation_study sweep.workers=2 trainer.threads=1
+study: install
+	-$(T2I) sweep $(STUDY)
+	-$(T2I) sweep $(STUDY) '+ablation=baseline,adam_params,img_noise,mbd' seed=1,2
+	$(MAKE) study-report
+
+study-report: install
+	$(T2I) plot-mae runs/ablation_study -o experiments/ablation_study/mae.png
+	$(PY) experiments/ablation_study/collect.py runs/ablation_study experiments/ablation_study
 
 lint: install
 	$(VENV)/bin/ruff check t2i tests

@@ -181,6 +181,27 @@ def evaluate(
         typer.echo(f"wrote {path}")
 
 
+@app.command()
+def bench(
+    quick: bool = typer.Option(False, "--quick", help="A few steps of everything: a smoke test, not a measurement."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Also write the JSON to this file."),
+):
+    """Measure data, GAN and pretraining speed, FLOPs, epoch overhead and a short-budget MAE; print one JSON.
+
+    Progress goes to stderr. The full run takes a few minutes on 2 cores; timings share the machine with
+    whatever else runs (machine.loadavg_* in the output).
+    """
+    import json
+
+    from t2i.bench import run_bench
+
+    text = json.dumps(run_bench(quick=quick), indent=2)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text + "\n")
+    typer.echo(text)
+
+
 def main():
     try:
         app()

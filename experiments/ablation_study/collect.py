@@ -1,0 +1,54 @@
+"""Gather the small, committable record of an ablation-study sweep next to this file.
+
+Usage: python experiments/ablation_study/collect.py RUNS_DIR OUT_DIR
+Writes: samples of the best and worst series (their last sample grid), versions.json (software, machine,
+wall time), and leaves the figure and summary to `t2i plot-mae` (run it first).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+
+def main(runs_dir: Path, out_dir: Path) -> None:
+    summary = pd.read_csv(out_dir / "summary.csv")
+    done = summary.dropna(subset=["final_mae"]).sort_values("final_mae")
+    picks = {"best": done.iloc[0]["ablation"], "worst": done.iloc[-1]["ablation"]}
+    for kind, name in picks.items():
+        grids = sorted((runs_dir / name).glob("seed=*/samples/epoch_*.png"))
+        if grids:
+            shutil.copy(grids[-1], out_dir / f"samples_{kind}_{name}.png")
+
+    statuses = [json.loads(p.read_text()) for p in runs_dir.glob("**/status.json")]
+    stamps = [p.stat().st_mtime for p in runs_dir.glob("**/metrics.csv")]
+    starts = [p.stat().st_mtime for p in runs_dir.glob("**/config.yaml")]
+    import keras
+    import tensorflow as tf
+
+    record = {
+        "collected": datetime.now().isoformat(timespec="seconds"),
+        "runs": len(statuses),
+        "runs_done": sum(s.get("status") == "done" for s in statuses),
+        "training_minutes_total": round(sum(s.get("minutes", 0) or 0 for s in statuses), 1),
+        "wall_hours_first_start_to_last_write": round((max(stamps) - min(starts)) / 3600, 2) if stamps else None,
+        "best": picks["best"],
+        "worst": picks["worst"],
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "machine": {"cores": os.cpu_count(), "processor": platform.processor() or platform.machine()},
+    }
+    (out_dir / "versions.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record, indent=2))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]))
