@@ -44,7 +44,7 @@ bench: install
 	$(T2I) bench
 
 tensorboard: install
-	$(VENV)/bin/tensorboard --logdir runs
+	$(VENV)/bin/tensorboard --logdir $(or $(RUNS),runs)
 
 clean:
 	rm -rf $(VENV) runs
