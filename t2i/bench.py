@@ -2,7 +2,7 @@
 
 Everything is measured with the project's own code paths (gan_dataset, build_gan, build_supervised, the real
 `train`), so a change to any of them shows here. Timings are wall-clock and share the machine with whatever
-else runs; `machine.loadavg` records how busy it was.
+else runs; machine.loadavg_1min_start/_end record how busy it was.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
 
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "amx_int8")
 
 
 @dataclass(frozen=True)
 class Sizes:
-    reference_samples: int  # matplotlib renders: ~25 ms each
+    reference_samples: int  # matplotlib renders, several ms each
     data_elements: int  # gan_dataset elements (one GAN step's batches each)
     steps_per_epoch: int
     timed_epochs: int  # after one warm-up epoch that includes tracing and graph optimisation
@@ -32,11 +33,13 @@ class Sizes:
     pretrain_steps_per_epoch: int
     train_epochs: int
     matmul_reps: int
+    xla_steps_per_epoch: int  # XLA steps are slow on CPU; fewer keep the whole bench within minutes
+    # (the quick run skips XLA: its compilation alone would take a third of the quick budget)
 
 
-FULL = Sizes(40, 40, 32, 2, 10, 32, 12, 20)
+FULL = Sizes(40, 40, 32, 2, 10, 32, 12, 20, 8)
 # Compilation dominates a quick run; the step counts only need to be non-zero.
-QUICK = Sizes(6, 4, 4, 1, 2, 4, 3, 3)
+QUICK = Sizes(6, 4, 4, 1, 2, 4, 3, 3, 0)
 
 
 _STARTED = time.perf_counter()
@@ -173,14 +176,15 @@ def _fit_steps_per_s(model, dataset, sizes: Sizes, steps_per_epoch: int) -> floa
     return sizes.timed_epochs * steps_per_epoch / (ends[-1] - ends[0])
 
 
-def gan_steps_per_s(cfg, sampler, sizes: Sizes) -> float:
+def timed_gan(cfg, sampler, sizes: Sizes):
+    """The GAN build_gan makes for `cfg` (compiled exactly as a run compiles it) and its steady-state steps/s."""
     from t2i.data.dataset import gan_dataset
     from t2i.training import setup
     from t2i.training.run import build_gan
 
     setup.configure(cfg.trainer, cfg.seed)  # precision policy and seeds, as a real run sets them
     gan = build_gan(cfg, None)  # a random text encoder costs the same as a pretrained one
-    return _fit_steps_per_s(gan, gan_dataset(sampler, cfg), sizes, cfg.trainer.steps_per_epoch)
+    return gan, _fit_steps_per_s(gan, gan_dataset(sampler, cfg), sizes, cfg.trainer.steps_per_epoch)
 
 
 def pretrain_steps_per_s(cfg, sampler, sizes: Sizes) -> float:
@@ -203,14 +207,41 @@ def pretrain_steps_per_s(cfg, sampler, sizes: Sizes) -> float:
     return _fit_steps_per_s(model, dataset, sizes, cfg.pretrain.steps_per_epoch)
 
 
-def optional_variant(cfg, base_cfg, sampler, sizes: Sizes, baseline: float, **extra) -> dict:
+def precision_variant(cfg, base_cfg, sampler, sizes: Sizes, baseline: float) -> dict:
     from t2i.training import setup
 
     try:
-        rate = gan_steps_per_s(cfg, sampler, sizes)
+        gan, rate = timed_gan(cfg, sampler, sizes)
     finally:
         setup.configure(base_cfg.trainer, base_cfg.seed)  # back to float32 for whatever is built next
-    return {**extra, "gan_steps_per_s": rate, "speedup": rate / baseline}
+    policy = gan.discriminator.dtype_policy.name  # what the layers got, not what was asked for
+    return {"policy": policy, "gan_steps_per_s": rate, "speedup": rate / baseline}
+
+
+def xla_variant(cfg, sampler, sizes: Sizes) -> dict:
+    """XLA against no XLA, both with op determinism off: Keras silently drops jit_compile while it is on
+    (trainer.deterministic=true, the default), so the default config has no XLA to measure."""
+    from tensorflow.python.framework import config as tf_config  # determinism has no public off switch
+
+    deterministic = tf_config.is_op_determinism_enabled()
+    tf_config.disable_op_determinism()
+    try:
+        without = timed_gan(OmegaConf.merge(cfg, {"trainer": {"jit_compile": False}}), sampler, sizes)[1]
+        gan, rate = timed_gan(cfg, sampler, sizes)
+    finally:
+        if deterministic:
+            tf_config.enable_op_determinism()
+    if not gan.jit_compile:
+        raise RuntimeError("Keras turned jit_compile off for this model")
+    return {
+        "jit_compile": True,
+        "deterministic": False,
+        "steps_per_epoch": cfg.trainer.steps_per_epoch,
+        "gan_steps_per_s": rate,
+        "gan_steps_per_s_without_xla": without,
+        "speedup": rate / without,
+        "note": "trainer.jit_compile=true has no effect while trainer.deterministic=true (Keras turns it off)",
+    }
 
 
 # --- FLOPs --------------------------------------------------------------------------------------------------
@@ -422,7 +453,7 @@ def _run_bench(sizes: Sizes, quick: bool) -> dict:
         for key, ablation in (("", None), ("_mbd", "mbd"), ("_wgan", "wgan")):
             _log(f"gan_steps_per_s{key}")
             variant = compose_config(overrides + ([f"+ablation={ablation}"] if ablation else []))
-            out[f"gan_steps_per_s{key}"] = gan_steps_per_s(variant, sampler, sizes)
+            out[f"gan_steps_per_s{key}"] = timed_gan(variant, sampler, sizes)[1]
 
         _log("pretrain_steps_per_s")
         out["pretrain_steps_per_s"] = pretrain_steps_per_s(cfg, sampler, sizes)
@@ -431,13 +462,16 @@ def _run_bench(sizes: Sizes, quick: bool) -> dict:
         out.update(gan_flops(cfg, sampler))
         out["flops_utilization"] = out["gan_gflops_per_step"] * out["gan_steps_per_s"] / out["machine_matmul_gflops"]
 
-        for key, override, extra in (
-            ("precision", "trainer.precision=bfloat16", {"policy": "mixed_bfloat16"}),
-            ("xla", "trainer.jit_compile=true", {"jit_compile": True}),
-        ):
-            _log(f"{key}: {override}")
-            variant = compose_config([*overrides, override])
-            out[key] = _try(optional_variant, variant, cfg, sampler, sizes, out["gan_steps_per_s"], **extra)
+        _log("precision: trainer.precision=bfloat16")
+        bf16 = compose_config([*overrides, "trainer.precision=bfloat16"])
+        out["precision"] = _try(precision_variant, bf16, cfg, sampler, sizes, out["gan_steps_per_s"])
+        if quick:
+            out["xla"] = {"skipped": "--quick"}
+        else:
+            _log("xla: trainer.jit_compile=true trainer.deterministic=false")
+            xla = [*overrides, "trainer.jit_compile=true", "trainer.deterministic=false"]
+            xla.append(f"trainer.steps_per_epoch={sizes.xla_steps_per_epoch}")
+            out["xla"] = _try(xla_variant, compose_config(xla), sampler, sizes)
 
         _log(f"short-budget run: `t2i train` for {sizes.train_epochs} epochs with every callback of a real run")
         run = short_budget_run(cfg)

@@ -183,13 +183,12 @@ def evaluate(
 
 @app.command()
 def bench(
-    quick: bool = typer.Option(False, "--quick", help="A few steps of everything: a smoke test, not a measurement."),
+    quick: bool = typer.Option(False, "--quick", help="A few steps of all but XLA: a smoke test, not a measurement."),
     output: Path | None = typer.Option(None, "-o", "--output", help="Also write the JSON to this file."),
 ):
     """Measure data, GAN and pretraining speed, FLOPs, epoch overhead and a short-budget MAE; print one JSON.
 
-    Progress goes to stderr. The full run takes a few minutes on 2 cores; timings share the machine with
-    whatever else runs (machine.loadavg_* in the output).
+    Progress goes to stderr. Takes a few minutes on 2 cores; machine.loadavg_* says how busy the machine was.
     """
     import json
 

@@ -254,6 +254,9 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError("data.vocab_size and pretrain.vocab_size must be in 1..62")
     if cfg.data.image_size not in (32, 64, 128):
         raise ConfigError(f"data.image_size must be 32, 64 or 128, got {cfg.data.image_size}")
+    if cfg.trainer.jit_compile and cfg.trainer.deterministic:
+        # Keras silently drops XLA when op determinism is on; say so instead of pretending.
+        raise ConfigError("trainer.jit_compile=true needs trainer.deterministic=false")
     blocks = len(cfg.model.generator.block_filters)
     if 4 * 2 ** (blocks + 1) != cfg.data.image_size:
         raise ConfigError(

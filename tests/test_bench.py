@@ -75,7 +75,8 @@ POSITIVE = [
 ]
 
 
-@pytest.mark.slow  # about a minute and a half on 2 busy cores, most of it compiling eight graphs
+# About 75 s on 2 cores, nearly all of it compiling graphs: kept out of the default run (make test-slow).
+@pytest.mark.slow
 def test_quick_bench_prints_one_complete_json_document(tmp_path):
     import keras
 
@@ -93,8 +94,8 @@ def test_quick_bench_prints_one_complete_json_document(tmp_path):
     assert 0 < out["mae_after_short_budget"] < 2
     assert "profiler" in out["gan_gflops_method"]
     assert out["short_budget"]["overrides"] and out["epoch_overhead_epochs"] == [2]
-    for key in ("precision", "xla"):  # optional: a measurement or the error it met
-        assert out[key].get("gan_steps_per_s", 0) > 0 or out[key]["error"], key
+    assert out["precision"].get("gan_steps_per_s", 0) > 0 or out["precision"]["error"]  # optional: either
+    assert out["xla"] == {"skipped": "--quick"}
     machine = out["machine"]
     assert machine["cores"] >= 1 and machine["tensorflow"] and machine["keras"] and machine["device"]
     assert set(machine["cpu_flags"]) >= {"avx2", "avx512f", "avx512_bf16"}
