@@ -64,24 +64,10 @@ def _read_run_config(path: Path) -> DictConfig:
     return cfg
 
 
-def _latent_dim_of(generator_weights: Path, features: int) -> int:
-    """z's size in a saved generator: its one Dense layer ("project") reads features + z."""
-    import h5py
-
-    try:
-        with h5py.File(generator_weights, "r") as f:
-            return int(f["layers/dense/vars/0"].shape[0]) - features
-    except Exception:  # missing or corrupt: load_model reports it when loading the weights
-        return 0
-
-
 def _read_pretrained_config(entry: Path) -> DictConfig:
     try:
         needs = json.loads((entry / "result.json").read_text())["needs"]
-        generator = dict(needs["generator"])
-        # Newer entries leave latent_dim out of `needs` (pretraining holds z at zero); the weights still have it.
-        if "latent_dim" not in generator:
-            generator["latent_dim"] = _latent_dim_of(entry / "generator.weights.h5", needs["text_encoder"]["features"])
+        generator = {**needs["generator"], "latent_dim": 0}  # Part 1's generator never has a z
         cfg = OmegaConf.create(
             {
                 "data": {"vocab_size": needs["pretrain"]["vocab_size"], "image_size": needs["image_size"]},
