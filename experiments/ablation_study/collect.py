@@ -20,12 +20,16 @@ import pandas as pd
 
 def main(runs_dir: Path, out_dir: Path) -> None:
     summary = pd.read_csv(out_dir / "summary.csv")
-    done = summary.dropna(subset=["final_mae"]).sort_values("final_mae")
+    # Best and worst among series that finished the budget, so a half-trained one is not compared.
+    done = summary.dropna(subset=["final_mae"])
+    done = done[done["epochs"] == done["epochs"].max()].sort_values("final_mae")
     picks = {"best": done.iloc[0]["ablation"], "worst": done.iloc[-1]["ablation"]}
     for kind, name in picks.items():
         grids = sorted((runs_dir / name).glob("seed=*/samples/epoch_*.png"))
         if grids:
             shutil.copy(grids[-1], out_dir / f"samples_{kind}_{name}.png")
+
+    write_mae_at_epochs(runs_dir, out_dir / "mae_at_epochs.md", list(summary["ablation"]))
 
     statuses = [json.loads(p.read_text()) for p in runs_dir.glob("**/status.json")]
     stamps = [p.stat().st_mtime for p in runs_dir.glob("**/metrics.csv")]
@@ -48,6 +52,21 @@ def main(runs_dir: Path, out_dir: Path) -> None:
     }
     (out_dir / "versions.json").write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record, indent=2))
+
+
+def write_mae_at_epochs(runs_dir: Path, path: Path, order: list[str], epochs=(25, 50, 100, 150, 200, 250)) -> None:
+    """MAE of every series at fixed epochs (mean over the seeds that got there), so runs still in
+    progress compare at equal training."""
+    rows = []
+    for name in order:
+        curves = [pd.read_csv(p) for p in sorted((runs_dir / name).glob("seed=*/metrics.csv"))]
+        cells = []
+        for e in epochs:
+            values = [c.loc[c["epoch"] == e - 1, "mae"].iloc[0] for c in curves if (c["epoch"] == e - 1).any()]
+            cells.append(f"{sum(values) / len(values):.4f} (n={len(values)})" if values else "—")
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    head = "| series | " + " | ".join(f"epoch {e}" for e in epochs) + " |"
+    path.write_text("\n".join([head, "|---" * (len(epochs) + 1) + "|", *rows]) + "\n")
 
 
 if __name__ == "__main__":
