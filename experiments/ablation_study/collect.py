@@ -30,6 +30,7 @@ def main(runs_dir: Path, out_dir: Path) -> None:
             shutil.copy(grids[-1], out_dir / f"samples_{kind}_{name}.png")
 
     write_mae_at_epochs(runs_dir, out_dir / "mae_at_epochs.md", list(summary["ablation"]))
+    keep_finished_runs(runs_dir, out_dir / "runs")
 
     statuses = [json.loads(p.read_text()) for p in runs_dir.glob("**/status.json")]
     stamps = [p.stat().st_mtime for p in runs_dir.glob("**/metrics.csv")]
@@ -52,6 +53,22 @@ def main(runs_dir: Path, out_dir: Path) -> None:
     }
     (out_dir / "versions.json").write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record, indent=2))
+
+
+def keep_finished_runs(runs_dir: Path, dest: Path) -> None:
+    """Copy each finished run's curve, config and status (~85 KB; no checkpoints or event files).
+
+    They outlive the machine: copied back into runs/ablation_study, they make `make study` skip those
+    runs (a finished run is recognised by config.yaml + status.json) and `t2i plot-mae` draw them.
+    """
+    for status_file in runs_dir.glob("**/status.json"):
+        if json.loads(status_file.read_text()).get("status") != "done":
+            continue
+        run = status_file.parent
+        target = dest / run.relative_to(runs_dir)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in ("metrics.csv", "config.yaml", "status.json"):
+            shutil.copy(run / name, target / name)
 
 
 def write_mae_at_epochs(runs_dir: Path, path: Path, order: list[str], epochs=(25, 50, 100, 150, 200, 250)) -> None:
