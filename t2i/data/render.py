@@ -187,7 +187,10 @@ def _load(path: Path, shape: tuple) -> np.ndarray | None:
 
 def _build_table(alphabet: str, size: int) -> np.ndarray:
     pairs = [a + b for a in alphabet for b in alphabet]
-    if len(pairs) >= _PARALLEL_MIN_PAIRS:
+    # Inside a launcher's worker (joblib's loky, Ray) the default start method is the launcher's own,
+    # which spawned children cannot re-create; render serially there (about 30 s for 62 characters).
+    standard = multiprocessing.get_start_method(allow_none=True) in (None, "fork", "spawn", "forkserver")
+    if len(pairs) >= _PARALLEL_MIN_PAIRS and standard:
         try:
             return _build_table_parallel(alphabet, pairs, size)
         except concurrent.futures.BrokenExecutor:
