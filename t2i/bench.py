@@ -482,6 +482,14 @@ def _run_bench(sizes: Sizes, quick: bool) -> dict:
             "mae": "eval MAE (512 fixed samples) after the last epoch of the real `train` with these overrides",
             **{k: run[k] for k in short},
         }
+        if not quick and "gan_steps_per_s" in out["precision"]:
+            # The same short budget in mixed bfloat16, so the speed-up is shown beside what it does to MAE.
+            _log("short-budget run in mixed bfloat16")
+            bf16_run = [*overrides, f"runs_root={runs_root}/bf16", "trainer.precision=bfloat16"]
+            mae = _try(lambda: short_budget_run(compose_config(bf16_run))["mae_after_short_budget"])
+            out["precision"]["mae_after_short_budget"] = mae
+            if isinstance(mae, float):
+                out["precision"]["mae_difference_vs_float32"] = mae - out["mae_after_short_budget"]
     out["machine"]["loadavg_1min_end"] = round(os.getloadavg()[0], 2)
     out["bench_seconds"] = time.perf_counter() - started
     return out
