@@ -24,6 +24,8 @@ def main(runs_dir: Path, out_dir: Path) -> None:
     done = summary.dropna(subset=["final_mae"])
     done = done[done["epochs"] == done["epochs"].max()].sort_values("final_mae")
     picks = {"best": done.iloc[0]["ablation"], "worst": done.iloc[-1]["ablation"]}
+    for stale in out_dir.glob("samples_*.png"):
+        stale.unlink()
     for kind, name in picks.items():
         grids = sorted((runs_dir / name).glob("seed=*/samples/epoch_*.png"))
         if grids:
