@@ -36,6 +36,7 @@ study: install
 study-report: install
 	$(T2I) plot-mae runs/ablation_study -o experiments/ablation_study/mae.png
 	$(PY) experiments/ablation_study/collect.py runs/ablation_study experiments/ablation_study
+	$(PY) experiments/ablation_study/colours.py runs/ablation_study experiments/ablation_study
 	$(PY) experiments/ablation_study/render_readme.py experiments/ablation_study
 
 lint: install

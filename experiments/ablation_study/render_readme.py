@@ -11,6 +11,7 @@ summary = (out / "summary.md").read_text().split("\n\n")[0]
 text = (
     template.replace("MAE_AT_EPOCHS", (out / "mae_at_epochs.md").read_text().strip())
     .replace("SUMMARY", summary.strip())
+    .replace("COLOURS_TABLE", (out / "colours.md").read_text().strip())
     .replace("BEST_SAMPLES", f"samples_best_{versions['best']}.png")
     .replace("WORST_SAMPLES", f"samples_worst_{versions['worst']}.png")
     .replace("FINDINGS", (out / "findings.md").read_text().strip())
