@@ -41,10 +41,11 @@ def task(cfg) -> dict:
 
         status = train(cfg)
     except Exception as exc:  # one bad run must not stop the others
-        from t2i.training.rundir import read_status, write_status
+        from t2i.training.rundir import RunDirBusy, read_status, write_status
 
         reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-        if read_status(run_dir).get("status") != "failed":
+        # A busy run's status belongs to the process training it.
+        if not isinstance(exc, RunDirBusy) and read_status(run_dir).get("status") != "failed":
             run_dir.mkdir(parents=True, exist_ok=True)
             write_status(run_dir, status="failed", reason=reason)
         print(f"t2i: run {run_dir} failed: {reason}", file=sys.stderr, flush=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -76,6 +77,24 @@ def test_finished_run_is_skipped_and_a_different_config_is_refused(tmp_path):
     with pytest.raises(RunDirError, match="different config.*learning_rate"):
         train(tiny(tmp_path, "optimizer.learning_rate=0.001"))
     assert (Path(cfg.run_dir) / "metrics.csv").read_text() == before
+
+
+def test_a_run_held_by_another_process_is_refused_and_left_alone(tmp_path):
+    from omegaconf import OmegaConf
+
+    from t2i.training.run import train
+    from t2i.training.rundir import RunDirBusy, claim, read_status, write_status
+
+    cfg = tiny(tmp_path, "trainer.epochs=1")
+    run_dir = Path(cfg.run_dir)
+    run_dir.mkdir(parents=True)
+    OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)  # as the other process left it
+    write_status(run_dir, status="running", pid=12345)
+    with claim(run_dir):  # a second open file description: the same conflict another process would meet
+        with pytest.raises(RunDirBusy, match=f"another process \\(pid {os.getpid()}\\)"):
+            train(cfg)
+    assert read_status(run_dir)["status"] == "running" and not (run_dir / "metrics.csv").exists()
+    assert train(cfg)["status"] == "done"  # released with its holder: the run goes on as a resume
 
 
 def _wait_for_epochs(run_dir: Path, n: int, proc, timeout=240):

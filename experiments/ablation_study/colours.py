@@ -47,7 +47,7 @@ def rows_of(series: str, seed: str, result: dict) -> list[dict]:
     return rows
 
 
-def markdown(df: pd.DataFrame, order: list[str]) -> str:
+def markdown(df: pd.DataFrame, order: list[str], labels: dict) -> str:
     head = (
         "| series | seeds | MAE | readability | hardest background | green as background (rank of 8) "
         "| hardest text colour | green as text (rank of 8) |"
@@ -57,7 +57,7 @@ def markdown(df: pd.DataFrame, order: list[str]) -> str:
         part = df[df["series"] == series]
         overall = part[part["role"] == "all"]["mae"].mean()
         readable = part[part["role"] == "readability"]["mae"].mean()
-        cells = [series, str(part["seed"].nunique()), f"{overall:.3f}", f"{readable:.3f}"]
+        cells = [labels.get(series, series), str(part["seed"].nunique()), f"{overall:.3f}", f"{readable:.3f}"]
         for role in ("background", "text"):
             per = part[part["role"] == role].groupby("colour")["mae"].mean().sort_values(ascending=False)
             rank = list(per.index).index("green") + 1
@@ -80,8 +80,14 @@ def main(runs_dir: Path, out_dir: Path) -> None:
         rows += rows_of(series, seed, evaluated(run / "checkpoints", run / "evaluation"))
         order += [series] if series not in order else []
     df = pd.DataFrame(rows)
+    labels = {"part1_supervised": "Part 1 (supervised G)"}
+    if (out_dir / "summary.csv").exists():  # the study's series order and labels, as in the MAE table
+        summary = pd.read_csv(out_dir / "summary.csv")
+        listed = list(summary["ablation"])
+        labels.update(zip(summary["ablation"], summary["label"]))
+        order = [s for s in order if s not in listed] + [s for s in listed if s in order]
     df.to_csv(out_dir / "colours.csv", index=False, float_format="%.5f")
-    (out_dir / "colours.md").write_text(markdown(df, order))
+    (out_dir / "colours.md").write_text(markdown(df, order, labels))
     print((out_dir / "colours.md").read_text())
 
 

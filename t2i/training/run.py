@@ -23,7 +23,7 @@ from t2i.training import callbacks as cb
 from t2i.training import setup, state
 from t2i.training.gan import ConditionalGAN
 from t2i.training.pretrain import ensure_pretrained
-from t2i.training.rundir import RunDirError, check_run_dir, read_status, write_status  # noqa: F401
+from t2i.training.rundir import RunDirError, check_run_dir, claim, read_status, write_status  # noqa: F401
 
 
 def build_gan(cfg, text_encoder_weights: Path | None) -> ConditionalGAN:
@@ -73,18 +73,19 @@ def train(cfg) -> dict:
     if mode == "done":
         return {**read_status(run_dir), "skipped": True}
     run_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
-    started = time.time()
-    write_status(run_dir, status="running", reason=None, pid=os.getpid())
-    try:
-        result = _fit(cfg, run_dir, mode)
-    except BaseException as exc:
-        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        write_status(run_dir, status="failed", reason=reason, traceback=traceback.format_exc()[-4000:])
-        raise
-    minutes = read_status(run_dir).get("minutes", 0.0) + (time.time() - started) / 60
-    write_status(run_dir, status="done", reason=None, minutes=round(minutes, 3), **result)
-    return read_status(run_dir)
+    with claim(run_dir):
+        OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+        started = time.time()
+        write_status(run_dir, status="running", reason=None, pid=os.getpid())
+        try:
+            result = _fit(cfg, run_dir, mode)
+        except BaseException as exc:
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            write_status(run_dir, status="failed", reason=reason, traceback=traceback.format_exc()[-4000:])
+            raise
+        minutes = read_status(run_dir).get("minutes", 0.0) + (time.time() - started) / 60
+        write_status(run_dir, status="done", reason=None, minutes=round(minutes, 3), **result)
+        return read_status(run_dir)
 
 
 def _fit(cfg, run_dir: Path, mode: str) -> dict:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -38,6 +40,32 @@ def _first_difference(a, b, prefix="") -> str:
         elif va != vb:
             return f"{prefix}{key}: {va!r} there, {vb!r} now"
     return ""
+
+
+class RunDirBusy(RunDirError):
+    """Another live process is training this run directory; its status must be left alone."""
+
+
+@contextmanager
+def claim(run_dir: Path):
+    """Hold the run directory for this process: two overlapping sweeps must not train one run twice.
+
+    An flock, so the kernel releases it when the holder dies and a killed run stays resumable.
+    """
+    with open(Path(run_dir) / ".lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "?"
+            raise RunDirBusy(
+                f"{run_dir} is being trained by another process (pid {holder}); wait for it or choose another run_dir"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
 
 
 def read_status(run_dir: Path) -> dict:
