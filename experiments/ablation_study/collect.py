@@ -58,7 +58,7 @@ def main(runs_dir: Path, out_dir: Path) -> None:
 
 
 def keep_finished_runs(runs_dir: Path, dest: Path) -> None:
-    """Copy each finished run's curve, config and status (~85 KB; no checkpoints or event files).
+    """Copy each finished run's curve, config and status (~95 KB a run; no checkpoints or event files).
 
     They outlive the machine: copied back into runs/ablation_study, they make `make study` skip those
     runs (a finished run is recognised by config.yaml + status.json) and `t2i plot-mae` draw them.
