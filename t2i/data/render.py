@@ -12,7 +12,6 @@ rounding. The box does not cover the whole figure, so two weights are needed, no
 from __future__ import annotations
 
 import concurrent.futures
-import fcntl
 import hashlib
 import multiprocessing
 import os
@@ -28,6 +27,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
 from t2i.data.vocab import COLOURS
+from t2i.locks import file_lock
 
 # TensorFlow is imported inside the functions that need it so that mask-building worker processes
 # only pay for matplotlib and numpy.
@@ -244,28 +244,23 @@ def mask_table(alphabet: str, size: int, cache_dir) -> np.ndarray:
     if table is not None:
         return table
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            table = _load(path, shape)  # another process may have built it while we waited
-            if table is not None:
-                return table
-            table = _build_table(alphabet, size)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    np.save(f, table)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+    with file_lock(path.with_suffix(".lock")):
+        table = _load(path, shape)  # another process may have built it while we waited
+        if table is not None:
             return table
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+        table = _build_table(alphabet, size)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, table)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return table
 
 
 def compose(masks, bg_rgb, fg_rgb):

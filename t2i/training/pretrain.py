@@ -7,14 +7,12 @@ for the one that trains instead of training it again.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import sys
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import keras
@@ -23,6 +21,7 @@ from omegaconf import OmegaConf
 
 from t2i import losses
 from t2i.data.dataset import TextImageSampler, eval_set, supervised_dataset
+from t2i.locks import file_lock
 from t2i.models import build_generator, build_text_encoder
 from t2i.training import setup
 from t2i.training.callbacks import Progress
@@ -51,17 +50,6 @@ def cache_entry(cfg) -> Path:
     needs = json.dumps(pretrain_needs(cfg), sort_keys=True)
     digest = hashlib.sha256(needs.encode()).hexdigest()[:16]
     return Path(os.path.expanduser(cfg.cache_dir)) / "pretrain" / digest
-
-
-@contextmanager
-def _locked(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def pixel_mae(images, logits):
@@ -127,7 +115,7 @@ class _PretrainProgress(Progress):
 def ensure_pretrained(cfg, verbose: bool = True, force: bool = False) -> Path:
     """The cache directory of the Part 1 result this config needs, training it first if absent."""
     entry = cache_entry(cfg)
-    with _locked(entry.with_suffix(".lock")):
+    with file_lock(entry.with_suffix(".lock")):
         if force and entry.exists():
             shutil.rmtree(entry)
         if (entry / "result.json").exists():

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from omegaconf import OmegaConf
+
+from t2i.locks import LockHeld, file_lock
 
 # Keys that change how a run is executed or displayed, not what it computes.
 VOLATILE_KEYS = ("run_dir", "runs_root", "cache_dir", "sweep", "trainer.verbose", "trainer.threads")
@@ -48,23 +49,15 @@ class RunDirBusy(RunDirError):
 
 @contextmanager
 def claim(run_dir: Path):
-    """Hold the run directory for this process: two overlapping sweeps must not train one run twice.
-
-    An flock, so the kernel releases it when the holder dies and a killed run stays resumable.
-    """
-    with open(Path(run_dir) / ".lock", "a+") as fh:
+    """Hold the run directory for this process: two overlapping sweeps must not train one run twice."""
+    with ExitStack() as stack:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "?"
+            stack.enter_context(file_lock(Path(run_dir) / ".lock", wait=False))
+        except LockHeld as held:
             raise RunDirBusy(
-                f"{run_dir} is being trained by another process (pid {holder}); wait for it or choose another run_dir"
+                f"{run_dir} is being trained by another process (pid {held.holder}); "
+                "wait for it or choose another run_dir"
             ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
         yield
 
 
