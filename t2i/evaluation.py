@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from t2i.data.vocab import COLOURS, FULL_ALPHABET
+from t2i.data.vocab import COLOURS, FULL_ALPHABET, char_tokens, spec_tokens
 
 DEFAULT_SAMPLES = 20_000
 SAMPLE_SEED = 0
@@ -43,13 +43,14 @@ def select_samples(vocab_size: int, samples: int, seed: int = SAMPLE_SEED):
         index = np.arange(space)
     else:
         index = np.sort(np.random.default_rng(seed).choice(space, samples, replace=False))
-    # Same order as TextImageSampler.enumerate_all: pair-major, then bg, then fg.
+    # Pair-major, then bg, then fg.
     pair, colours = np.divmod(index, N_COLOURS * N_COLOURS)
     bg, fg = np.divmod(colours, N_COLOURS)
     return pair.astype(np.int32), bg.astype(np.int32), fg.astype(np.int32), space <= samples
 
 
 def _chars(pair, vocab_size: int) -> np.ndarray:
+    """Character labels [N, 2] of pair ids."""
     return np.stack(np.divmod(pair, vocab_size), axis=1).astype(np.int32)
 
 
@@ -59,10 +60,8 @@ def _text(pair: int, vocab_size: int) -> str:
 
 def generate_and_score(model, sampler, pair, bg, fg):
     """G's images [N, D] (flattened) and each one's MAE against its true image [N]."""
-    from t2i.data.dataset import spec_ids
-
     chars = _chars(pair, sampler.vocab_size)
-    fake = model(chars, spec_ids(bg, fg).numpy()).reshape(len(pair), -1)
+    fake = model(char_tokens(chars), spec_tokens(bg, fg)).reshape(len(pair), -1)
     errors = np.empty(len(pair))
     for i in range(0, len(pair), TRUTH_BATCH):
         s = slice(i, i + TRUTH_BATCH)

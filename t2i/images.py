@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from t2i.data.vocab import SPEC_WORDS, decode_chars
+from t2i.data.vocab import COLOURS, decode_chars, spec_colours
 
 
 def to_uint8(images) -> np.ndarray:
@@ -16,7 +16,8 @@ def to_uint8(images) -> np.ndarray:
 
 
 def caption(chars, spec) -> str:
-    return f"{decode_chars(chars)} {SPEC_WORDS[int(spec[4])]} on {SPEC_WORDS[int(spec[1])]}"
+    bg, fg = spec_colours(spec)
+    return f"{decode_chars(chars)} {COLOURS[int(fg)]} on {COLOURS[int(bg)]}"
 
 
 def pairs_array(truth, generated, columns: int = 4) -> np.ndarray:

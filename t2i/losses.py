@@ -6,24 +6,17 @@ function returns a scalar to minimise.
 
 from __future__ import annotations
 
-import math
-
 import tensorflow as tf
 
-LOG2 = math.log(2.0)
 
-
-def tanh_cross_entropy(targets, logits, subtract_log2: bool = False):
+def tanh_cross_entropy(targets, logits):
     """Cross-entropy for tanh outputs with targets in [-1, 1]; its gradient w.r.t. logits is tanh(h) - y.
 
-    log(2 cosh h) - y h, written as log(1 + exp(-2|h|)) + |h| - y h so it never overflows; minus log 2
-    it is 0 at h = y = 0.
+    log(2 cosh h) - y h, written as log(1 + exp(-2|h|)) + |h| - y h so it never overflows. The reference
+    subtracts log 2 as well, a constant that changes no gradient.
     """
     a = tf.abs(logits)
-    loss = tf.math.log1p(tf.exp(-2.0 * a)) + a - targets * logits
-    if subtract_log2:
-        loss = loss - LOG2
-    return tf.reduce_mean(loss)
+    return tf.reduce_mean(tf.math.log1p(tf.exp(-2.0 * a)) + a - targets * logits)
 
 
 def bce_from_logits(labels, logits):

@@ -6,13 +6,11 @@ function of its step: a resumed run sees exactly the batches an uninterrupted on
 
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 
-from t2i.data import render
-from t2i.data.vocab import COLOUR_WORD_OFFSET, COLOURS, FULL_ALPHABET, TEXT_LENGTH
+from t2i.data import render, vocab
 
-N_COLOURS = len(COLOURS)
+N_COLOURS = len(vocab.COLOURS)
 
 
 def vocab_at_epoch(epoch, vocab_size: int, start_vocab, start_epoch: int, every: int):
@@ -31,9 +29,11 @@ def vocab_at_epoch(epoch, vocab_size: int, start_vocab, start_epoch: int, every:
 
 
 def spec_ids(bg, fg):
-    """Word ids of "backgroundcolor <bg>, color <fg>" for colour-id tensors."""
-    ones = tf.ones_like(bg)
-    return tf.stack([ones * 1, bg + COLOUR_WORD_OFFSET, ones * 3, ones * 2, fg + COLOUR_WORD_OFFSET], axis=1)
+    """Spec tokens [B, 4] of colour-label tensors bg, fg [B], in graph (see vocab.spec_tokens)."""
+    keyword_bg, keyword_fg = (tf.fill(tf.shape(bg), t) for t in vocab.SPEC_KEYWORD_TOKENS)
+    bg_token = tf.gather(tf.constant(vocab.BACKGROUND_TOKENS), bg)
+    fg_token = tf.gather(tf.constant(vocab.COLOUR_TOKENS), fg)
+    return tf.stack([keyword_bg, bg_token, keyword_fg, fg_token], axis=1)
 
 
 class TextImageSampler:
@@ -42,14 +42,17 @@ class TextImageSampler:
     def __init__(self, vocab_size: int, image_size: int, cache_dir):
         self.vocab_size = vocab_size
         self.image_size = image_size
-        table = render.mask_table(FULL_ALPHABET[:vocab_size], image_size, cache_dir)
+        table = render.mask_table(vocab.FULL_ALPHABET[:vocab_size], image_size, cache_dir)
         self.masks = tf.constant(table, dtype=tf.float32)
         self.colours = tf.constant(render.COLOUR_RGB, dtype=tf.float32)
 
-    def draw_labels(self, seed, batch: int, vocab):
-        """Random chars [B, 2] (ids < vocab) and colour ids bg, fg [B]; fg == bg redraws fg once."""
+    def draw_labels(self, seed, batch: int, vocab_size):
+        """Random character labels [B, 2] (< vocab_size) and colour labels bg, fg [B].
+
+        As the reference draws them: a text colour equal to the background is redrawn once.
+        """
         s = tf.random.experimental.stateless_split(seed, 4)
-        chars = tf.random.stateless_uniform([batch, TEXT_LENGTH], s[0], 0, vocab, dtype=tf.int32)
+        chars = tf.random.stateless_uniform([batch, vocab.TEXT_LENGTH], s[0], 0, vocab_size, dtype=tf.int32)
         bg = tf.random.stateless_uniform([batch], s[1], 0, N_COLOURS, dtype=tf.int32)
         fg = tf.random.stateless_uniform([batch], s[2], 0, N_COLOURS, dtype=tf.int32)
         redraw = tf.random.stateless_uniform([batch], s[3], 0, N_COLOURS, dtype=tf.int32)
@@ -57,23 +60,16 @@ class TextImageSampler:
         return chars, bg, fg
 
     def images(self, chars, bg, fg):
+        """True images of character labels [B, 2] and colour labels [B]."""
         pairs = chars[:, 0] * self.vocab_size + chars[:, 1]
         masks = tf.gather(self.masks, pairs)
         return render.compose(masks, tf.gather(self.colours, bg), tf.gather(self.colours, fg))
 
-    def batch(self, seed, batch: int, vocab=None):
-        vocab = self.vocab_size if vocab is None else vocab
-        chars, bg, fg = self.draw_labels(seed, batch, vocab)
-        return {"chars": chars, "spec": spec_ids(bg, fg), "images": self.images(chars, bg, fg)}
-
-    def enumerate_all(self, vocab=None):
-        """The whole input space in a fixed order: every pair x every (bg, fg) colour pair."""
-        vocab = self.vocab_size if vocab is None else vocab
-        i, j, b, f = np.meshgrid(
-            np.arange(vocab), np.arange(vocab), np.arange(N_COLOURS), np.arange(N_COLOURS), indexing="ij"
-        )
-        chars = np.stack([i.ravel(), j.ravel()], axis=1).astype(np.int32)
-        return chars, b.ravel().astype(np.int32), f.ravel().astype(np.int32)
+    def batch(self, seed, batch: int, vocab_size=None):
+        """{"chars", "spec"}: the text encoder's tokens; "images": the true renders."""
+        vocab_size = self.vocab_size if vocab_size is None else vocab_size
+        chars, bg, fg = self.draw_labels(seed, batch, vocab_size)
+        return {"chars": vocab.char_tokens(chars), "spec": spec_ids(bg, fg), "images": self.images(chars, bg, fg)}
 
 
 def shuffle_text(seed, chars, spec, chars_prob: float, spec_too_prob: float):
@@ -89,34 +85,47 @@ def shuffle_text(seed, chars, spec, chars_prob: float, spec_too_prob: float):
 
 
 def gan_dataset(sampler: TextImageSampler, cfg, start_step: int = 0) -> tf.data.Dataset:
-    """One element per GAN step: the batches of every D sub-step and of the G step."""
+    """One element per GAN step: the batch of every D sub-step, G's batch, the seed, and whether G trains.
+
+    As in the reference, one batch serves the whole step: D sees the same real images under their own and
+    under shuffled text, G trains on the texts whose fakes D just judged. `gan.fresh_batches` draws a new
+    batch for every sub-step and for G instead (the ablation of that choice).
+    """
     batch = cfg.data.batch_size
     steps_per_epoch = cfg.trainer.steps_per_epoch
     cur = cfg.data.curriculum
-    substeps = list(cfg.gan.d_substeps) * cfg.gan.disc_steps
+    substeps = list(cfg.gan.d_substeps)
+    g_every = cfg.gan.d_only_steps + 1
     base = tf.constant([cfg.seed, 0], dtype=tf.int64)
 
     def element(step):
         epoch = step // steps_per_epoch
-        vocab = vocab_at_epoch(
+        vocab_size = vocab_at_epoch(
             tf.cast(epoch, tf.int32), cfg.data.vocab_size, cur.start_vocab, cur.start_epoch, cur.every
         )
         seeds = tf.random.experimental.stateless_split(base + tf.stack([0, step]), len(substeps) + 2)
+        shared = sampler.batch(seeds[0], batch, vocab_size)
+
+        def draw(k):
+            return sampler.batch(seeds[k], batch, vocab_size) if cfg.gan.fresh_batches else dict(shared)
+
         d = []
         for k, kind in enumerate(substeps):
-            b = sampler.batch(seeds[k], batch, vocab)
+            b = draw(k)
             if kind == "mismatched":
                 b["chars"], b["spec"] = shuffle_text(
                     seeds[-1] + k, b["chars"], b["spec"], cfg.gan.shuffle.chars_prob, cfg.gan.shuffle.spec_too_prob
                 )
             d.append(b)
-        return {"d": tuple(d), "g": sampler.batch(seeds[len(substeps)], batch, vocab), "seed": seeds[-1]}
+        # The reference counts batches within the epoch when it lets G skip some (DiscSteps).
+        g_turn = (step % steps_per_epoch) % g_every == 0
+        return {"d": tuple(d), "g": draw(len(substeps)), "seed": seeds[-1], "g_turn": g_turn}
 
     ds = tf.data.Dataset.range(start_step, 2**62).map(element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def supervised_dataset(sampler: TextImageSampler, batch: int, seed: int, start_step: int = 0) -> tf.data.Dataset:
+def supervised_dataset(sampler: TextImageSampler, batch: int, seed: int) -> tf.data.Dataset:
     """((chars, spec), images) batches for Part 1."""
     base = tf.constant([seed, 1], dtype=tf.int64)
 
@@ -124,7 +133,7 @@ def supervised_dataset(sampler: TextImageSampler, batch: int, seed: int, start_s
         b = sampler.batch(base + tf.stack([0, step]), batch)
         return (b["chars"], b["spec"]), b["images"]
 
-    ds = tf.data.Dataset.range(start_step, 2**62).map(element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = tf.data.Dataset.range(2**62).map(element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

@@ -1,12 +1,15 @@
 """Rendering of the two-character images: the reference renderer and an exact fast path.
 
 The reference study draws each image with matplotlib and shrinks it with `tf.image.resize`. Drawing costs
-milliseconds per image, far too slow for a tf.data pipeline, but the drawing is linear in the two colours:
-Agg paints the text's background box over the white figure, then the glyph over that, so every pixel is
-`cw * white + cbg * bg + cfg * fg` with weights that depend only on the characters. One render per
-character pair with bg = pure red and fg = pure green recovers the weights, and since bilinear resizing is
-linear too, resized weights composed with any colours equal the resized reference image up to Agg's uint8
-rounding. The box does not cover the whole figure, so two weights are needed, not one.
+milliseconds per image, far too slow for a tf.data pipeline, but the drawing is linear in the two colours.
+The reference's figure has no background patch (`frameon=False`), so the canvas is transparent white; Agg
+paints the text's background box onto it, then the glyph over the box, and the image is the canvas minus
+alpha. A box pixel painted onto a transparent one keeps the box colour at full strength whatever its
+coverage, so the box's antialiased edge is pure background colour, not a blend with white. Every pixel is
+therefore `cw * white + cbg * bg + cfg * fg` with weights that depend only on the characters. One render
+per character pair with bg = pure red and fg = pure green recovers the weights, and since bilinear resizing
+is linear too, resized weights composed with any colours equal the resized reference image up to Agg's
+uint8 rounding. The box does not cover the whole figure, so two weights are needed, not one.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ COLOUR_RGB = np.array([to_rgb(c) for c in COLOURS], dtype=np.float32)
 
 FONT_SIZE = 300
 # Bump when the cached mask format or the way masks are computed changes.
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 2: transparent canvas, as the reference draws
 # Below this many pairs starting worker processes costs more than it saves.
 _PARALLEL_MIN_PAIRS = 200
 _CHUNK_PAIRS = 62
@@ -84,7 +87,7 @@ class _pinned_rc:
 def _draw(chars: str, bg, fg) -> np.ndarray:
     """Full-resolution RGB pixels, uint8 [480, 640, 3], exactly as the reference draws them."""
     with _pinned_rc():
-        fig = Figure()
+        fig = Figure(frameon=False)
         canvas = FigureCanvasAgg(fig)
         ax = fig.add_axes([0, 0, 1, 1])
         ax.axis("off")
@@ -99,6 +102,7 @@ def _draw(chars: str, bg, fg) -> np.ndarray:
             verticalalignment="center",
         )
         canvas.draw()
+        # Agg's buffer is straight (not premultiplied) RGBA; the reference drops alpha the same way.
         return np.array(canvas.buffer_rgba())[..., :3]
 
 

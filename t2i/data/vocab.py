@@ -1,8 +1,15 @@
-"""Alphabets, colours, the colour-spec grammar and tokenisation.
+"""Alphabets, colours, the colour-spec grammar and the tokens the text encoder reads.
 
-Characters are always tokenised over the full 62-character alphabet, whatever the training vocabulary,
-so that a text encoder trained on one vocabulary can be loaded for another. The training vocabulary is a
-prefix of `FULL_ALPHABET` (digits first), which is what makes an incremental curriculum a single number.
+Two kinds of ids live here:
+- *labels*: a character's index in `FULL_ALPHABET` and a colour's index in `COLOURS`. The renderer and the
+  mask tables use them; the training vocabulary is a prefix of `FULL_ALPHABET` (digits first), which is what
+  makes an incremental curriculum a single number.
+- *tokens*: what the text encoder embeds, numbered as the reference's tokenizers number them. Token 0 is
+  padding and the last id of each vocabulary is the out-of-vocabulary bucket, so the embeddings have
+  len(vocabulary) + 2 rows. Characters are tokenised over the full alphabet (plus the reference's "$"),
+  whatever the training vocabulary, so that a text encoder trained on one vocabulary loads for another.
+  A spec is split on spaces into four tokens, so the background colour keeps its comma ("red,") and is a
+  different token from the same text colour ("red"); the spec vocabulary is the sorted set of those words.
 """
 
 from __future__ import annotations
@@ -15,15 +22,25 @@ FULL_ALPHABET = string.digits + string.ascii_lowercase + string.ascii_uppercase 
 DIGITS = string.digits
 TEXT_LENGTH = 2
 
-# Matplotlib colour names used by the reference study; order fixes the colour ids.
+# Matplotlib colour names used by the reference study; order fixes the colour labels.
 COLOURS = ("blue", "green", "red", "cyan", "magenta", "yellow", "black", "white")
 
-# Spec text is "backgroundcolor <bg>, color <fg>", tokenised as five words (the comma is a word).
-SPEC_WORDS = ("<pad>", "backgroundcolor", "color", ",") + COLOURS
-SPEC_LENGTH = 5
-_WORD_ID = {w: i for i, w in enumerate(SPEC_WORDS)}
-_CHAR_ID = {c: i for i, c in enumerate(FULL_ALPHABET)}
-COLOUR_WORD_OFFSET = _WORD_ID[COLOURS[0]]
+_END = "$"  # in the reference's vocabularies though its texts never contain it
+CHAR_WORDS = tuple(FULL_ALPHABET + _END)
+SPEC_WORDS = tuple(sorted({_END, "backgroundcolor", "color", *COLOURS, *(f"{c}," for c in COLOURS)}))
+SPEC_LENGTH = 4
+# Rows of each embedding: padding 0, the words from 1, one out-of-vocabulary bucket.
+CHAR_TOKENS = len(CHAR_WORDS) + 2
+SPEC_TOKENS = len(SPEC_WORDS) + 2
+
+_SPEC_TOKEN = {w: i + 1 for i, w in enumerate(SPEC_WORDS)}
+BACKGROUND_TOKENS = np.array([_SPEC_TOKEN[f"{c},"] for c in COLOURS], dtype=np.int32)
+COLOUR_TOKENS = np.array([_SPEC_TOKEN[c] for c in COLOURS], dtype=np.int32)
+SPEC_KEYWORD_TOKENS = (_SPEC_TOKEN["backgroundcolor"], _SPEC_TOKEN["color"])
+_BACKGROUND_OF_TOKEN = np.full(SPEC_TOKENS, -1, np.int32)
+_BACKGROUND_OF_TOKEN[BACKGROUND_TOKENS] = np.arange(len(COLOURS))
+_COLOUR_OF_TOKEN = np.full(SPEC_TOKENS, -1, np.int32)
+_COLOUR_OF_TOKEN[COLOUR_TOKENS] = np.arange(len(COLOURS))
 
 
 class VocabularyError(ValueError):
@@ -40,6 +57,34 @@ def spec_text(bg: str, fg: str) -> str:
     return f"backgroundcolor {bg}, color {fg}"
 
 
+# --- labels <-> tokens; arithmetic and indexing only, so numpy arrays and tensors both work -------------
+
+
+def char_tokens(labels):
+    """Tokens of character labels (indices into FULL_ALPHABET)."""
+    return labels + 1
+
+
+def char_labels(tokens):
+    return tokens - 1
+
+
+def spec_tokens(bg, fg) -> np.ndarray:
+    """Tokens [N, 4] of "backgroundcolor <bg>, color <fg>" for colour-label arrays bg, fg [N]."""
+    bg, fg = np.asarray(bg), np.asarray(fg)
+    keyword_bg, keyword_fg = (np.full(bg.shape, t, np.int32) for t in SPEC_KEYWORD_TOKENS)
+    return np.stack([keyword_bg, BACKGROUND_TOKENS[bg], keyword_fg, COLOUR_TOKENS[fg]], axis=-1)
+
+
+def spec_colours(tokens) -> tuple[np.ndarray, np.ndarray]:
+    """Colour labels (bg, fg) of spec tokens [..., 4]."""
+    tokens = np.asarray(tokens)
+    return _BACKGROUND_OF_TOKEN[tokens[..., 1]], _COLOUR_OF_TOKEN[tokens[..., 3]]
+
+
+# --- text <-> tokens ------------------------------------------------------------------------------------
+
+
 def encode_chars(text: str, vocab_size: int = len(FULL_ALPHABET)) -> np.ndarray:
     allowed = alphabet(vocab_size)
     if len(text) != TEXT_LENGTH:
@@ -47,11 +92,11 @@ def encode_chars(text: str, vocab_size: int = len(FULL_ALPHABET)) -> np.ndarray:
     bad = [c for c in text if c not in allowed]
     if bad:
         raise VocabularyError(f"characters {''.join(bad)!r} are outside the vocabulary {allowed!r}")
-    return np.array([_CHAR_ID[c] for c in text], dtype=np.int32)
+    return char_tokens(np.array([FULL_ALPHABET.index(c) for c in text], dtype=np.int32))
 
 
-def decode_chars(ids) -> str:
-    return "".join(FULL_ALPHABET[int(i)] for i in ids)
+def decode_chars(tokens) -> str:
+    return "".join(FULL_ALPHABET[int(i)] for i in char_labels(np.asarray(tokens)))
 
 
 def colour_id(name: str) -> int:
@@ -60,20 +105,20 @@ def colour_id(name: str) -> int:
     return COLOURS.index(name)
 
 
-def encode_spec(spec: str) -> np.ndarray:
+def parse_spec(spec: str) -> tuple[str, str]:
+    """(bg, fg) colour names of a spec string; spacing around the comma is forgiven."""
     words = spec.replace(",", " , ").split()
-    if len(words) != SPEC_LENGTH or words[0] != "backgroundcolor" or words[2:4] != [",", "color"]:
+    if len(words) != 5 or words[0] != "backgroundcolor" or words[2:4] != [",", "color"]:
         raise VocabularyError(f"spec must read 'backgroundcolor <bg>, color <fg>', got {spec!r}")
     colour_id(words[1]), colour_id(words[4])
-    return np.array([_WORD_ID[w] for w in words], dtype=np.int32)
+    return words[1], words[4]
 
 
-def decode_spec(ids) -> str:
-    words = [SPEC_WORDS[int(i)] for i in ids]
-    return f"{words[0]} {words[1]}{words[2]} {words[3]} {words[4]}"
+def encode_spec(spec: str) -> np.ndarray:
+    bg, fg = parse_spec(spec)
+    return spec_tokens(colour_id(bg), colour_id(fg))
 
 
-def parse_spec(spec: str) -> tuple[str, str]:
-    """Return (bg, fg) colour names of a spec string."""
-    ids = encode_spec(spec)
-    return SPEC_WORDS[ids[1]], SPEC_WORDS[ids[4]]
+def decode_spec(tokens) -> str:
+    bg, fg = spec_colours(tokens)
+    return spec_text(COLOURS[int(bg)], COLOURS[int(fg)])

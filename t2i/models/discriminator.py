@@ -9,11 +9,13 @@ from t2i.models.layers import MinibatchDiscrimination
 
 
 def downsampling_block(x, filters: int, dropout: float, name: str):
+    # As in the reference: the skip carries the strided convolution's (dropped-out) map before any
+    # activation; only the residual branch and the sum pass through LeakyReLU(0.1).
     x = layers.Conv2D(filters, 4, strides=2, padding="same", name=f"{name}_down")(x)
     x = layers.Dropout(dropout)(x)
-    x = layers.LeakyReLU()(x)
-    r = layers.Conv2D(filters, 4, padding="same", name=f"{name}_res")(x)
-    return layers.LeakyReLU()(layers.Add()([x, r]))
+    r = layers.LeakyReLU(0.1)(x)
+    r = layers.Conv2D(filters, 4, padding="same", name=f"{name}_res")(r)
+    return layers.LeakyReLU(0.1)(layers.Add()([x, r]))
 
 
 def build_discriminator(cfg, image_size: int, features: int) -> keras.Model:
@@ -32,12 +34,12 @@ def build_discriminator(cfg, image_size: int, features: int) -> keras.Model:
     x = layers.Concatenate()([x, t])
     for i, filters in enumerate(rest, start=1):
         x = downsampling_block(x, filters, cfg.dropout, f"block{i}")
-    x = layers.Conv2D(cfg.head_filters, 1, name="head")(x)
+    x = layers.Conv2D(cfg.head_filters, 1, activation=layers.LeakyReLU(0.1), name="head")(x)
     x = layers.Dropout(cfg.dropout)(x)
-    x = layers.Flatten()(x)
+    image_features = layers.Flatten()(x)
+    joint = [image_features, text]
     mbd = cfg.minibatch_discrimination
     if mbd.kernels > 0:
-        x = layers.Concatenate()([x, MinibatchDiscrimination(mbd.kernels, mbd.kernel_dim, name="mbd")(x)])
-    x = layers.Concatenate()([x, text])
-    logit = layers.Dense(1, use_bias=cfg.output_bias, name="logit", dtype="float32")(x)
+        joint.append(MinibatchDiscrimination(mbd.kernels, mbd.kernel_dim, name="mbd")(image_features))
+    logit = layers.Dense(1, use_bias=cfg.output_bias, name="logit", dtype="float32")(layers.Concatenate()(joint))
     return keras.Model([image, text], logit, name="discriminator")

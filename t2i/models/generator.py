@@ -7,10 +7,12 @@ from keras import layers
 
 
 def upsampling_block(x, filters: int, name: str):
-    x = layers.Conv2DTranspose(filters, 5, strides=2, padding="same", name=f"{name}_up")(x)
+    # The residual branch starts from the normalised map itself, not from its activation, and the
+    # transposed convolution has no bias (LayerNormalization would cancel it): the reference's block.
+    x = layers.Conv2DTranspose(filters, 5, strides=2, padding="same", use_bias=False, name=f"{name}_up")(x)
     x = layers.LayerNormalization(name=f"{name}_norm")(x)
-    x = layers.LeakyReLU(0.1)(x)
-    r = layers.Conv2D(filters, 4, padding="same", name=f"{name}_res")(x)
+    r = layers.LeakyReLU(0.1)(x)
+    r = layers.Conv2D(filters, 4, padding="same", name=f"{name}_res")(r)
     return layers.LeakyReLU(0.1)(layers.Add()([x, r]))
 
 

@@ -10,9 +10,11 @@ from keras import ops
 class MinibatchDiscrimination(keras.layers.Layer):
     """Minibatch discrimination (Salimans et al., 2016): per-sample closeness to the rest of the batch.
 
-    Each sample's features are projected to `kernels` rows of `kernel_dim`; the output for kernel k is
-    sum over the other samples of exp(-L1 distance of their rows k). A collapsed generator makes these
-    large, which D can see, so collapse becomes costly.
+    Each sample's features are projected to `kernels` rows of `kernel_dim`; the output for kernel k is the
+    sum over the batch of exp(-L1 distance of their rows k). A collapsed generator makes these large, which
+    D can see, so collapse becomes costly. As in the reference, the sum includes the sample itself (a
+    constant 1) and the kernel tensor is (kernels, features, dim) with LeCun-normal init: a larger init
+    makes the distances large and exp(-distance) start at zero, with no gradient.
     """
 
     def __init__(self, kernels: int = 25, kernel_dim: int = 5, **kwargs):
@@ -23,15 +25,14 @@ class MinibatchDiscrimination(keras.layers.Layer):
     def build(self, input_shape):
         self.tensor = self.add_weight(
             name="tensor",
-            shape=(input_shape[-1], self.kernels * self.kernel_dim),
-            initializer="glorot_uniform",
+            shape=(self.kernels, input_shape[-1], self.kernel_dim),
+            initializer="lecun_normal",
         )
 
     def call(self, x):
-        m = ops.reshape(ops.matmul(x, self.tensor), (-1, self.kernels, self.kernel_dim))
+        m = ops.einsum("bf,kfd->bkd", x, self.tensor)
         distances = ops.sum(ops.abs(m[:, None] - m[None, :]), axis=-1)  # [B, B, kernels]
-        # exp(0) = 1 for each sample against itself; subtract it so only the others count.
-        return ops.sum(ops.exp(-distances), axis=1) - 1.0
+        return ops.sum(ops.exp(-distances), axis=1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.kernels)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from t2i.data.vocab import FULL_ALPHABET, SPEC_LENGTH, SPEC_WORDS, TEXT_LENGTH
+from t2i.data.vocab import CHAR_TOKENS, SPEC_LENGTH, SPEC_TOKENS, TEXT_LENGTH
 
 
 def build_text_encoder(cfg) -> keras.Model:
     chars = keras.Input((TEXT_LENGTH,), dtype="int32", name="chars")
     spec = keras.Input((SPEC_LENGTH,), dtype="int32", name="spec")
-    c = layers.Embedding(len(FULL_ALPHABET), cfg.char_embedding, name="char_embedding")(chars)
+    c = layers.Embedding(CHAR_TOKENS, cfg.char_embedding, name="char_embedding")(chars)
     c = layers.GRU(cfg.char_units, name="char_gru")(c)
-    s = layers.Embedding(len(SPEC_WORDS), cfg.spec_embedding, name="spec_embedding")(spec)
+    s = layers.Embedding(SPEC_TOKENS, cfg.spec_embedding, name="spec_embedding")(spec)
     s = layers.GRU(cfg.spec_units, name="spec_gru")(s)
     h = layers.Concatenate()([c, s])
     h = layers.Dense(cfg.features, use_bias=False)(h)

@@ -1,8 +1,17 @@
-"""The conditional GAN as one keras.Model: a train_step that runs every sub-step of one GAN step.
+"""The conditional GAN as one keras.Model: a train_step that runs every update of one GAN step.
 
-Which loss, penalty and D sub-steps are used is config (see losses.GAN_LOSSES); the step itself stays
-one short function. The text encoder is trained by D's optimizer only; G reads its features but its
-gradients never reach it.
+The default step is the reference's (tf-text2image, trained with tf.keras 2 `train_on_batch` calls):
+- one batch of texts and real images serves the whole step; G makes its fakes from those texts once,
+  before D's updates;
+- D's step (`gan.d_step`) is either "labelled": one update per sub-step of `gan.d_substeps`, each with its
+  label (fake 0, real 1, mismatched 0: the same real images under shuffled text), or "critic": WGAN-GP
+  updates that each raise D(real) - D(other) under a gradient penalty, other = the fakes, then the real
+  images permuted within the batch;
+- G's update goes through D in training mode: the reference's combined model runs D's dropout and input
+  noise while D's weights are frozen (`gan.g_step_d_training` false is the inference-mode ablation);
+- the text encoder is trained by D's optimizer only (not by the critic, as in the reference); G reads its
+  features but its gradients never reach it.
+Losses and penalties are chosen by name from config (see losses.py); everything per epoch is a callback.
 """
 
 from __future__ import annotations
@@ -13,6 +22,11 @@ import tensorflow as tf
 from t2i import losses
 
 LABELS = {"fake": 0.0, "real": 1.0, "mismatched": 0.0}
+CRITIC_OTHERS = ("fake", "permuted")
+
+
+def _permute(x, seed):
+    return tf.gather(x, tf.random.experimental.stateless_shuffle(tf.range(tf.shape(x)[0]), seed))
 
 
 class ConditionalGAN(keras.Model):
@@ -23,14 +37,14 @@ class ConditionalGAN(keras.Model):
         self.discriminator = discriminator
         self.cfg = gan_cfg
         self.latent_dim = latent_dim
-        self.substeps = list(gan_cfg.d_substeps) * gan_cfg.disc_steps
         self.d_loss_fn, self.g_loss_fn = losses.GAN_LOSSES[gan_cfg.loss]
         # Set by a callback: G is frozen during the first epochs so D gets ahead.
         self.train_generator = tf.Variable(True, trainable=False, name="train_generator")
-        names = [f"d{i}_{kind}" for i, kind in enumerate(gan_cfg.d_substeps)]
-        self.d_loss = {n: keras.metrics.Mean(name=f"{n}_loss") for n in names}
-        self.d_acc = {n: keras.metrics.Mean(name=f"{n}_acc") for n in names}
-        self.d_names = names * gan_cfg.disc_steps
+        kinds = CRITIC_OTHERS if gan_cfg.d_step == "critic" else tuple(gan_cfg.d_substeps)
+        self.d_names = [f"d{i}_{kind}" for i, kind in enumerate(kinds)]
+        self.d_loss = {n: keras.metrics.Mean(name=f"{n}_loss") for n in self.d_names}
+        # Labelled updates: D's accuracy; critic updates: the share of pairs scored real > other.
+        self.d_acc = {n: keras.metrics.Mean(name=f"{n}_acc") for n in self.d_names}
         self.g_loss = keras.metrics.Mean(name="g_loss")
         self.gp = keras.metrics.Mean(name="gp")
         self.mae_train = keras.metrics.Mean(name="mae_train")
@@ -43,7 +57,9 @@ class ConditionalGAN(keras.Model):
         super().compile(**kwargs)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
-        self.d_vars = self.discriminator.trainable_variables + self.text_encoder.trainable_variables
+        self.d_vars = list(self.discriminator.trainable_variables)
+        if self.cfg.d_trains_text_encoder:
+            self.d_vars += self.text_encoder.trainable_variables
         d_optimizer.build(self.d_vars)
         g_optimizer.build(self.generator.trainable_variables)
 
@@ -63,95 +79,102 @@ class ConditionalGAN(keras.Model):
             inputs.append(z)
         return tf.tanh(self.generator(inputs, training=training))
 
-    @tf.function(reduce_retracing=True)
-    def _predict(self, chars, spec):
-        return self.generate(self.text_encoder([chars, spec], training=False), tf.constant([0, 0]))
-
-    def predict_images(self, chars, spec):
-        """G's images for integer chars [N, 2] and spec [N, 5], as numpy in [-1, 1]."""
-        return self._predict(tf.constant(chars, tf.int32), tf.constant(spec, tf.int32)).numpy()
-
-    def call(self, inputs, training=False):
-        chars, spec = inputs
-        return self.generate(self.text_encoder([chars, spec], training=training), training=training)
-
     def _d_update(self, loss_fn):
         with tf.GradientTape() as tape:
-            loss, out = loss_fn()
+            loss, score = loss_fn()
         grads = tape.gradient(loss, self.d_vars)
         self.d_optimizer.apply_gradients(zip(grads, self.d_vars))
         if self.cfg.penalty.name == "clip":
             c = self.cfg.penalty.clip_value
             for v in self.discriminator.trainable_variables:
                 v.assign(tf.clip_by_value(v, -c, c))
-        return loss, out
+        return loss, score
 
-    def _d_substep(self, kind, batch, seed):
-        label = LABELS[kind]
-        if kind == "fake":
-            images = self.generate(tf.stop_gradient(self.features(batch)), seed, training=True)
-            self.mae_train.update_state(tf.reduce_mean(tf.abs(images - batch["images"])))
-        else:
-            images = batch["images"]
+    def _judge(self, images, batch):
+        return self.discriminator([images, self.features(batch, training=True)], training=True)
 
-        def loss_fn():
-            out = self.discriminator([images, self.features(batch, training=True)], training=True)
-            return self.d_loss_fn(out, label), out
+    def _labelled_step(self, data, fakes):
+        for k, (kind, batch) in enumerate(zip(self.cfg.d_substeps, data["d"])):
+            images = fakes[k] if kind == "fake" else batch["images"]
+            label = LABELS[kind]
 
-        return self._d_update(loss_fn)
+            def loss_fn(images=images, batch=batch, label=label):
+                out = self._judge(images, batch)
+                return self.d_loss_fn(out, label), tf.reduce_mean(tf.cast((out > 0) == (label > 0.5), tf.float32))
 
-    def _penalty_step(self, batch, seed):
-        """WGAN-GP's penalty as its own update of D: on real/fake interpolates, and real/real ones."""
-        s = tf.random.experimental.stateless_split(seed, 3)
-        fake = self.generate(tf.stop_gradient(self.features(batch)), s[0], training=True)
+            self._record(self.d_names[k], *self._d_update(loss_fn))
+
+    def _critic_step(self, data, fakes, seed):
+        batch = data["d"][0]
         real = batch["images"]
+        others = {"fake": fakes[0], "permuted": _permute(real, seed)}
+        for k, kind in enumerate(CRITIC_OTHERS):
+            alpha_seed = seed + k + 1
 
-        def loss_fn():
-            feats = self.features(batch, training=True)
-            gp = losses.gradient_penalty(self.discriminator, real, fake, feats, s[1])
-            if self.cfg.penalty.mismatched:
-                other = tf.gather(real, tf.random.experimental.stateless_shuffle(tf.range(tf.shape(real)[0]), s[2]))
-                gp += losses.gradient_penalty(self.discriminator, real, other, feats, s[2])
-            return self.cfg.penalty.weight * gp, gp
+            def loss_fn(other=others[kind], alpha_seed=alpha_seed):
+                feats = self.features(batch, training=True)
+                real_score = self.discriminator([real, feats], training=True)
+                other_score = self.discriminator([other, feats], training=True)
+                loss = -(tf.reduce_mean(real_score) - tf.reduce_mean(other_score))
+                if self.cfg.penalty.name == "gradient":
+                    gp = losses.gradient_penalty(self.discriminator, real, other, feats, alpha_seed)
+                    self.gp.update_state(gp)
+                    loss += self.cfg.penalty.weight * gp
+                return loss, tf.reduce_mean(tf.cast(real_score > other_score, tf.float32))
 
-        _, gp = self._d_update(loss_fn)
-        self.gp.update_state(gp)
+            self._record(self.d_names[k], *self._d_update(loss_fn))
+
+    def _record(self, name, loss, accuracy):
+        self.d_loss[name].update_state(loss)
+        self.d_acc[name].update_state(accuracy)
 
     def _g_step(self, batch, seed):
         feats = tf.stop_gradient(self.features(batch))
         s = tf.random.experimental.stateless_split(seed, 3)
-        g_vars = self.generator.trainable_variables
+        d_training = self.cfg.g_step_d_training
         with tf.GradientTape() as tape:
             images = self.generate(feats, s[0], training=True)
-            loss = self.g_loss_fn(self.discriminator([images, feats], training=False))
+            loss = self.g_loss_fn(self.discriminator([images, feats], training=d_training))
             if self.cfg.l1_weight > 0:
                 loss += self.cfg.l1_weight * tf.reduce_mean(tf.abs(images - batch["images"]))
             if self.cfg.interpolation_weight > 0:
                 # GAN-INT: embeddings between two texts have no real image, only D's judgement.
-                other = tf.gather(feats, tf.random.experimental.stateless_shuffle(tf.range(tf.shape(feats)[0]), s[1]))
                 beta = self.cfg.interpolation_beta
-                mixed = beta * feats + (1.0 - beta) * other
+                mixed = beta * feats + (1.0 - beta) * _permute(feats, s[1])
                 mixed_images = self.generate(mixed, s[2], training=True)
                 loss += self.cfg.interpolation_weight * self.g_loss_fn(
-                    self.discriminator([mixed_images, mixed], training=False)
+                    self.discriminator([mixed_images, mixed], training=d_training)
                 )
-        grads = tape.gradient(loss, g_vars)
-        self.g_optimizer.apply_gradients(zip(grads, g_vars))
+        g_vars = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(tape.gradient(loss, g_vars), g_vars))
         return loss
 
     def train_step(self, data):
         seed = data["seed"]
-        for k, (kind, batch) in enumerate(zip(self.substeps, data["d"])):
-            loss, out = self._d_substep(kind, batch, seed + 10 * (k + 1))
-            name = self.d_names[k]
-            self.d_loss[name].update_state(loss)
-            self.d_acc[name].update_state(tf.reduce_mean(tf.cast((out > 0) == (LABELS[kind] > 0.5), tf.float32)))
-        if self.cfg.penalty.name == "gradient":
-            self._penalty_step(data["g"], seed + 7)
+        # Fakes are made once, before D's first update, from the texts of the sub-step that judges them.
+        critic = self.cfg.d_step == "critic"
+        fake_at = [0] if critic else [k for k, kind in enumerate(self.cfg.d_substeps) if kind == "fake"]
+        fakes = {}
+        for k in fake_at:
+            batch = data["d"][k]
+            fakes[k] = self.generate(self.features(batch), seed + 10 * (k + 1))
+            self.mae_train.update_state(tf.reduce_mean(tf.abs(fakes[k] - batch["images"])))
+        if critic:
+            self._critic_step(data, fakes, seed + 5)
+        else:
+            self._labelled_step(data, fakes)
 
         def g_update():
             self.g_loss.update_state(self._g_step(data["g"], seed + 3))
             return tf.constant(0)
 
-        tf.cond(self.train_generator, g_update, lambda: tf.constant(0))
+        tf.cond(tf.logical_and(self.train_generator, data["g_turn"]), g_update, lambda: tf.constant(0))
         return {m.name: m.result() for m in self.metrics}
+
+    @tf.function(reduce_retracing=True)
+    def _predict(self, chars, spec):
+        return self.generate(self.text_encoder([chars, spec], training=False), tf.constant([0, 0]))
+
+    def predict_images(self, chars, spec):
+        """G's images for chars [N, 2] and spec [N, 4] tokens, as numpy in [-1, 1]."""
+        return self._predict(tf.constant(chars, tf.int32), tf.constant(spec, tf.int32)).numpy()
