@@ -1,14 +1,16 @@
 """Part 1: the generator alone, supervised by tanh cross-entropy; yields the pretrained text encoder.
 
-Results are cached by what they depend on (networks, image size, pretraining budget), so every run and
-every sweep that needs the same encoder shares one pretraining. A file lock makes concurrent runs wait
-for the one that trains instead of training it again.
+Results are cached by what they depend on (networks, image size, pretraining budget, precision, XLA), so
+every run and every sweep that needs the same encoder shares one pretraining. A file lock makes concurrent
+runs wait for the one that trains instead of training it again. Only a result whose held-out MAE passes
+pretrain.max_mae is cached or used, and it holds the best held-out weights, not the last (HeldOutGuard).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import sys
@@ -24,23 +26,31 @@ from t2i.data.dataset import TextImageSampler, eval_set, supervised_dataset
 from t2i.locks import file_lock
 from t2i.models import build_generator, build_text_encoder
 from t2i.training import setup
-from t2i.training.callbacks import Progress
+from t2i.training.callbacks import MetricsLog, Progress
 
 PRETRAIN_SEED = 0
+
+
+class PretrainingRejected(RuntimeError):
+    """Part 1 ended (or was cached) with a held-out MAE above pretrain.max_mae; the message is one line."""
 
 
 def pretrain_needs(cfg) -> dict:
     """What the pretrained text encoder depends on; runs that agree on it share one pretraining."""
     generator = OmegaConf.to_container(cfg.model.generator)
     generator.pop("latent_dim")  # pretraining holds z at zero, so G's latent size cannot matter
+    pretrain = OmegaConf.to_container(cfg.pretrain)
+    pretrain.pop("max_mae")  # the acceptance check, not the computation: a cached result is checked on use
     return OmegaConf.to_container(
         OmegaConf.create(
             {
                 "text_encoder": cfg.model.text_encoder,
                 "generator": generator,
                 "image_size": cfg.data.image_size,
-                "pretrain": cfg.pretrain,
-                "format": 2,
+                "pretrain": pretrain,
+                # Numerics differ with precision and XLA; results must not depend on which run pretrained first.
+                "trainer": {"precision": cfg.trainer.precision, "jit_compile": cfg.trainer.jit_compile},
+                "format": 3,  # 3: best held-out weights, divergence recovery
             }
         )
     )
@@ -69,8 +79,88 @@ def build_supervised(cfg):
     return te, g, model
 
 
-def run_pretraining(cfg, out_dir: Path, verbose: bool = True) -> None:
-    """Train Part 1 into out_dir: text_encoder/generator weights and metrics.csv."""
+class HeldOutGuard(keras.callbacks.Callback):
+    """Part 1's safety net: after every epoch, the model's held-out loss and MAE.
+
+    It keeps the weights (and optimizer state) of the best held-out MAE, and treats an epoch whose held-out
+    loss or MAE is more than `divergence_factor` times the best so far, or any non-finite number, as
+    divergence: it restores the best state and goes on; if divergence recurs it also lowers the learning
+    rate, and after `max_recoveries` it stops there. Training ends with the best weights in the model.
+    """
+
+    def __init__(self, heldout: dict, p):
+        super().__init__()
+        self.heldout = heldout
+        self.factor, self.max_recoveries, self.lr_factor = p.divergence_factor, p.max_recoveries, p.recovery_lr_factor
+        self.recoveries = 0
+        self.stopped_at: int | None = None
+
+    def on_train_begin(self, logs=None):
+        chars, spec, images = (tf.constant(self.heldout[k]) for k in ("chars", "spec", "images"))
+        model = self.model
+
+        @tf.function
+        def evaluate():
+            # Called directly: Keras's predict() on this two-input model was seen to return different outputs.
+            logits = tf.cast(model([chars, spec], training=False), tf.float32)
+            return losses.tanh_cross_entropy(images, logits), pixel_mae(images, logits)
+
+        self.evaluate = lambda: tuple(float(x) for x in evaluate())
+        self.best_loss, self.best_mae = self.evaluate()
+        self.best_epoch = 0
+        self.best_state = self._state()
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss, mae = self.evaluate()
+        logs["heldout_loss"], logs["heldout_mae"] = loss, mae
+        numbers = (loss, mae, logs.get("loss", 0.0))
+        if (
+            not all(math.isfinite(x) for x in numbers)
+            or loss > self.factor * self.best_loss
+            or mae > (self.factor * self.best_mae)
+        ):
+            self._recover(epoch, mae)
+            logs["recovered"] = 1
+            return
+        logs["recovered"] = 0
+        self.best_loss = min(self.best_loss, loss)
+        if mae < self.best_mae:
+            self.best_mae, self.best_epoch, self.best_state = mae, epoch + 1, self._state()
+
+    def on_train_end(self, logs=None):
+        self._load(self.best_state)
+
+    def _recover(self, epoch: int, mae: float) -> None:
+        self.recoveries += 1
+        self._load(self.best_state)
+        lr = self.model.optimizer.learning_rate
+        if self.recoveries > self.max_recoveries:
+            self.model.stop_training = True
+            self.stopped_at = epoch + 1
+            action = "stopping there"
+        elif self.recoveries > 1:
+            lr.assign(lr * self.lr_factor)
+            action = f"continuing at learning rate {float(lr.numpy()):.3g}"
+        else:
+            action = "continuing"
+        print(
+            f"t2i: Part 1 diverged at epoch {epoch + 1} (held-out MAE {mae:.4f}, best {self.best_mae:.4f} at "
+            f"epoch {self.best_epoch}); restored the best weights, {action}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def _state(self) -> list:
+        return [v.numpy() for v in (*self.model.weights, *self.model.optimizer.variables)]
+
+    def _load(self, values: list) -> None:
+        for v, x in zip((*self.model.weights, *self.model.optimizer.variables), values):
+            v.assign(x)
+
+
+def run_pretraining(cfg, out_dir: Path, verbose: bool = True) -> dict:
+    """Train Part 1 into out_dir: text_encoder/generator weights (the best held-out ones), metrics.csv and
+    result.json, whose dict it returns."""
     setup.configure(cfg.trainer, PRETRAIN_SEED)
     p = cfg.pretrain
     sampler = TextImageSampler(p.vocab_size, cfg.data.image_size, cfg.cache_dir)
@@ -81,7 +171,8 @@ def run_pretraining(cfg, out_dir: Path, verbose: bool = True) -> None:
         metrics=[pixel_mae, pixel_mse],
         jit_compile=cfg.trainer.jit_compile,
     )
-    callbacks = [keras.callbacks.CSVLogger(str(out_dir / "metrics.csv"))]
+    guard = HeldOutGuard(eval_set(sampler, 512), p)
+    callbacks = [guard, MetricsLog(out_dir / "metrics.csv")]
     if verbose:
         callbacks.append(_PretrainProgress())
     model.fit(
@@ -92,15 +183,19 @@ def run_pretraining(cfg, out_dir: Path, verbose: bool = True) -> None:
         shuffle=False,
         callbacks=callbacks,
     )
-    evalset = eval_set(sampler, 512)
-    # Called directly: Keras's predict() on this two-input model was seen to return different outputs.
-    pred = tf.tanh(model([evalset["chars"], evalset["spec"]], training=False))
-    mae = float(tf.reduce_mean(tf.abs(pred - evalset["images"])))
+    _, mae = guard.evaluate()  # of the best weights, which the guard put back
     te.save_weights(out_dir / "text_encoder.weights.h5")
     g.save_weights(out_dir / "generator.weights.h5")
-    (out_dir / "result.json").write_text(
-        json.dumps({"mae": mae, "epochs": p.epochs, "needs": pretrain_needs(cfg)}, indent=2)
-    )
+    result = {
+        "mae": mae,
+        "epochs": guard.best_epoch,  # the epoch whose weights these are
+        "epochs_trained": guard.stopped_at or p.epochs,
+        "recoveries": guard.recoveries,
+        "stopped_early": guard.stopped_at is not None,
+        "needs": pretrain_needs(cfg),
+    }
+    (out_dir / "result.json").write_text(json.dumps(result, indent=2))
+    return result
 
 
 class _PretrainProgress(Progress):
@@ -108,17 +203,43 @@ class _PretrainProgress(Progress):
         super().__init__("pretrain")
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = dict(logs or {}, mae=logs.get("pixel_mae", float("nan")))
+        logs = dict(logs or {}, mae=logs.get("heldout_mae", float("nan")))
         super().on_epoch_end(epoch, logs)
 
 
+def check_result(entry: Path, result: dict, max_mae: float) -> None:
+    """Refuse a Part 1 result whose held-out MAE is above the threshold (PretrainingRejected)."""
+    mae = result.get("mae", math.nan)
+    if not mae <= max_mae:  # NaN fails too
+        what = (
+            f"diverged {result['recoveries']} times, " if result.get("recoveries") else ""
+        ) + f"best held-out MAE {mae:.4f} at epoch {result.get('epochs')}"
+        raise PretrainingRejected(
+            f"Part 1 failed its check ({what}; pretrain.max_mae={max_mae}) and is not used; see "
+            f"{entry / 'metrics.csv'}. Try a lower pretrain.learning_rate or more pretrain.epochs, "
+            "or accept it with a higher pretrain.max_mae"
+        )
+
+
 def ensure_pretrained(cfg, verbose: bool = True, force: bool = False) -> Path:
-    """The cache directory of the Part 1 result this config needs, training it first if absent."""
+    """The cache directory of the Part 1 result this config needs, training it first if absent.
+
+    Only a result that passes its held-out check is cached; a failed one is kept beside the cache as
+    <entry>.rejected for inspection, and PretrainingRejected is raised.
+    """
     entry = cache_entry(cfg)
+    max_mae = cfg.pretrain.max_mae
     with file_lock(entry.with_suffix(".lock")):
         if force and entry.exists():
             shutil.rmtree(entry)
         if (entry / "result.json").exists():
+            result = json.loads((entry / "result.json").read_text())
+            check_result(entry, result, max_mae)
+            print(
+                f"t2i: using the cached pretrained text encoder {entry} (held-out MAE {result['mae']:.4f})",
+                file=sys.stderr,
+                flush=True,
+            )
             return entry
         print(
             f"t2i: no pretrained text encoder for this config yet; pretraining once ({cfg.pretrain.epochs} "
@@ -128,7 +249,14 @@ def ensure_pretrained(cfg, verbose: bool = True, force: bool = False) -> Path:
         )
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=entry.parent))
         try:
-            run_pretraining(cfg, tmp, verbose)
+            result = run_pretraining(cfg, tmp, verbose)
+            rejected = entry.with_name(entry.name + ".rejected")
+            shutil.rmtree(rejected, ignore_errors=True)
+            try:
+                check_result(rejected, result, max_mae)
+            except PretrainingRejected:
+                os.replace(tmp, rejected)
+                raise
             os.replace(tmp, entry)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

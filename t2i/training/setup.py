@@ -1,22 +1,45 @@
-"""Process-wide TensorFlow settings a run needs before any op: threads, seeds, determinism, precision."""
+"""Process-wide TensorFlow settings a run needs before any op: threads, seeds, determinism, precision.
+
+A launcher's worker process runs many jobs one after another, so every call starts from a clean Keras
+session and applies this job's settings, not the first job's.
+"""
 
 from __future__ import annotations
 
 import keras
 import tensorflow as tf
+from tensorflow.python.framework import config as tf_config  # the only way to turn op determinism off again
 
-_done: dict = {}
+POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+
+_threads: dict = {}
+
+
+class SetupError(RuntimeError):
+    """A setting this process cannot change any more."""
 
 
 def configure(trainer_cfg, seed: int) -> None:
-    key = (trainer_cfg.threads, trainer_cfg.deterministic)
-    if not _done:
-        if trainer_cfg.threads > 0:
-            tf.config.threading.set_intra_op_parallelism_threads(trainer_cfg.threads)
-            tf.config.threading.set_inter_op_parallelism_threads(trainer_cfg.threads)
+    keras.utils.clear_session()  # layer-name counters, global policy and seed state of the previous job
+    _set_threads(trainer_cfg.threads)
+    if trainer_cfg.deterministic != tf_config.is_op_determinism_enabled():
         if trainer_cfg.deterministic:
             tf.config.experimental.enable_op_determinism()
-        _done["key"] = key
-    policy = {"float32": "float32", "bfloat16": "mixed_bfloat16", "mixed_float16": "mixed_float16"}
-    keras.mixed_precision.set_global_policy(policy[trainer_cfg.precision])
+        else:
+            tf_config.disable_op_determinism()
+    keras.mixed_precision.set_global_policy(POLICIES[trainer_cfg.precision])
     keras.utils.set_random_seed(seed)
+
+
+def _set_threads(threads: int) -> None:
+    """TensorFlow fixes its thread pools at its first op; later jobs must ask for the same."""
+    if "value" not in _threads:
+        if threads > 0:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        _threads["value"] = threads
+    elif _threads["value"] != threads:
+        raise SetupError(
+            f"trainer.threads={threads}, but this process already runs TensorFlow with "
+            f"trainer.threads={_threads['value']}; run different thread counts in separate sweeps"
+        )
