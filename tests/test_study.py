@@ -1,0 +1,88 @@
+"""The study as config (conf/study/*.yaml): its series, seeds and budget, and the sweeps it expands to."""
+
+from __future__ import annotations
+
+import pytest
+
+from t2i import study
+from t2i.config import ConfigError, available
+
+
+def test_the_reference_study():
+    ref = study.load("reference")
+    assert ref.series[:11] == [
+        "baseline", "shuffle", "mbd", "shuffle_mbd", "lrx10", "adam_params", "img_noise", "full_vocab",
+        "increment_vocab", "rnn_init", "wgan",
+    ]  # fmt: skip
+    three = {name for name, seeds in ref.seeds.items() if seeds == 3}
+    assert three == {"baseline", "adam_params", "img_noise", "mbd", "fresh_batches", "g_step_d_eval"}
+    assert set(ref.seeds.values()) == {1, 3} and len(ref.seeds) == 14
+    assert (ref.budget, ref.sweep_name) == ("default", "ablation_study")
+    assert sorted(ref.series, key=ref.rank) == ref.series
+    assert ref.rank("zzz") > ref.rank("ttur") and ref.rank("aaa") < ref.rank("zzz")
+
+
+def test_every_series_of_every_study_is_an_ablation():
+    ablations = set(available("ablation"))
+    for name in available("study"):
+        missing = set(study.load(name).series) - ablations
+        assert not missing, f"study {name}: no conf/ablation/ file for {sorted(missing)}"
+
+
+def jobs(multiruns: list[list[str]]) -> set[tuple[str, str]]:
+    """The (ablation, seed) runs a list of multiruns makes: each multirun is a product of its swept values."""
+    out = set()
+    for overrides in multiruns:
+        values = dict(o.lstrip("+").split("=", 1) for o in overrides)
+        out |= {(a, s) for a in values["ablation"].split(",") for s in values["seed"].split(",")}
+    return out
+
+
+def test_a_study_expands_to_each_series_times_its_seeds():
+    ref = study.load("reference")
+    multiruns = study.multiruns(["+study=reference", "budget=quick", "sweep.workers=2"])
+    expected = {(name, str(s)) for name, n in ref.seeds.items() for s in range(n)}
+    assert jobs(multiruns) == expected and len(expected) == 26
+    for overrides in multiruns:
+        # The study's sweep name; the user's budget wins over the study's.
+        assert "sweep.name=ablation_study" in overrides and "sweep.workers=2" in overrides
+        assert "budget=quick" in overrides and "budget=default" not in overrides
+    default_budget = study.multiruns(["+study=reference"])
+    assert all("budget=default" in overrides for overrides in default_budget)
+
+
+def test_without_a_study_or_ablation_the_reference_series_run_once():
+    (overrides,) = study.multiruns(["seed=0,1"])
+    assert overrides == ["seed=0,1", f"+ablation={','.join(study.load().series)}"]
+    assert study.multiruns(["+ablation=mbd", "seed=0"]) == [["+ablation=mbd", "seed=0"]]
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["+study=nope"], "unknown study 'nope' (available: reference)"),
+        (["+study=reference", "seed=1"], "+study sets the ablations and seeds"),
+        (["+study=reference", "+ablation=mbd"], "+study sets the ablations and seeds"),
+        (["+study=reference,reference"], "name one study"),
+    ],
+)
+def test_study_errors_are_one_line(overrides, message):
+    with pytest.raises(ConfigError, match="^" + message.replace("+", r"\+").replace("(", r"\(").replace(")", r"\)")):
+        study.multiruns(overrides)
+
+
+def test_t2i_sweep_launches_every_run_of_the_study(tmp_path, monkeypatch):
+    from hydra.core.hydra_config import HydraConfig
+
+    import t2i.sweep as sweep
+
+    launched = []
+
+    def task(cfg):
+        launched.append((cfg.name, str(cfg.seed), cfg.budget))
+        return {"run_dir": HydraConfig.get().runtime.output_dir, "outcome": "skipped"}
+
+    monkeypatch.setattr(sweep, "task", task)
+    sweep.run_sweep(["+study=reference", f"runs_root={tmp_path}", "budget=tiny", "hydra/launcher=basic"])
+    ref = study.load("reference")
+    assert sorted(launched) == sorted((n, str(s), "tiny") for n, k in ref.seeds.items() for s in range(k))
