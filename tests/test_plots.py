@@ -1,4 +1,4 @@
-"""Tests for t2i.plots on hand-made run directories (no TensorFlow)."""
+"""`t2i plot-mae` and the runs, tables and figure behind it, on hand-made run directories (no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,19 @@ import math
 import pandas as pd
 import pytest
 
-from t2i import plots
-from t2i.plots import PlotError, find_runs, plot_mae, plot_mae_command, summarise, welch_p_value
+from t2i import study
+from t2i.mae_figure import COLOURS, STYLES, plot_mae
+from t2i.plots import plot_mae_command
+from t2i.runs import PlotError, find_runs, group
+from t2i.summary import summarise
+from t2i.welch import welch_p_value
+
+ORDER = study.load().series
+
+
+def table(runs, **kwargs):
+    return summarise(group(runs, ORDER), **kwargs)
+
 
 # name -> label, [(seed, mae per epoch, seconds per epoch)]
 BASELINE = [
@@ -56,7 +67,7 @@ def row(df, name):
 
 def test_summary_numbers(runs_root):
     skipped = []
-    df = summarise(find_runs(runs_root, skipped))
+    df = table(find_runs(runs_root, skipped))
     assert skipped == []
     assert list(df["ablation"]) == ["baseline", "shuffle", "mbd", "custom"]  # reference order, then others
 
@@ -94,7 +105,7 @@ def test_summary_numbers(runs_root):
 
 def test_custom_thresholds_and_no_baseline(runs_root):
     runs = [r for r in find_runs(runs_root) if r.name != "baseline"]
-    df = summarise(runs, thresholds=(0.5,))
+    df = table(runs, thresholds=(0.5,))
     assert list(df["ablation"]) == ["shuffle", "mbd", "custom"]
     assert "epochs_to_0.5" in df and "epochs_to_0.2" not in df
     assert row(df, "shuffle")["epochs_to_0.5"] == 2
@@ -104,23 +115,24 @@ def test_custom_thresholds_and_no_baseline(runs_root):
 def test_run_fields_and_partial_line(runs_root):
     runs = {(r.name, r.seed): r for r in find_runs(runs_root)}
     base = runs[("baseline", 0)]
-    assert base.label == "Baseline" and base.planned_epochs == 4 and base.status == "done"
-    assert runs[("shuffle", 1)].status is None and runs[("shuffle", 1)].finished_epochs == 2
+    assert base.label == "Baseline" and base.status["status"] == "done" and base.setting("trainer.epochs") == 4
+    assert runs[("shuffle", 1)].status == {} and runs[("shuffle", 1)].finished_epochs == 2
+    assert runs[("shuffle", 1)].mae_at(2) == 0.35 and math.isnan(runs[("shuffle", 1)].mae_at(3))
     mbd = runs[("mbd", 0)]
     assert list(mbd.metrics["mae"]) == [0.40, 0.20, 0.10]
-    assert mbd.notes == ["dropped partial last line of metrics.csv"]
+    assert len(mbd.notes) == 1 and "partial last line" in mbd.notes[0]
 
 
 @pytest.mark.parametrize(
     "content, reason",
     [
-        (b"\x00\xff\xfe binary", "unreadable metrics.csv"),
-        ("hello world\nthis is not a log\n", "no 'epoch' column"),
-        ("epoch,loss\n0,0.5\n", "no 'mae' column"),
-        ("epoch,mae\n0,abc\n1,0.3\n", "'mae' is not numeric"),
-        ("epoch,mae\n0,0.5,7\n1,0.3\n", "row 2 has 3 fields"),
+        (b"\x00\xff\xfe binary", "unreadable"),
+        ("hello world\nthis is not a log\n", "not a header naming 'epoch' and 'mae'"),
+        ("epoch,loss\n0,0.5\n", "not a header naming 'epoch' and 'mae'"),
+        ("epoch,mae\n0,abc\n1,0.3\n", "'mae' holds text"),
+        ("epoch,mae\n0,0.5,7\n1,0.3\n", "line 2 has 3 fields"),
+        ("epoch,mae\n0,nan\n", "no 'mae' values"),
         ("", "no finished epoch"),
-        ("epoch,mae\r\n", "no finished epoch"),
     ],
 )
 def test_bad_csv_is_skipped_not_fatal(runs_root, content, reason):
@@ -150,11 +162,11 @@ def test_bad_config_and_orphan_metrics(tmp_path):
     (tmp_path / "orphan" / "metrics.csv").write_text("epoch,mae\n0,0.5\n")
     skipped = []
     (run,) = find_runs(tmp_path, skipped)
-    assert run.label == "baseline" and run.seed is None and run.planned_epochs is None  # raw, unresolved
-    assert {p.name: r for p, r in skipped} == {
-        "noname": "config.yaml has no 'name'",
-        "orphan": "metrics.csv without config.yaml",
-    }
+    assert run.label == "baseline" and run.seed is None  # raw, unresolved
+    assert run.setting("trainer.epochs") is None  # an unresolvable interpolation is unknown, not an error
+    reasons = {p.name: r for p, r in skipped}
+    assert reasons["orphan"] == "metrics.csv without config.yaml"
+    assert reasons["noname"].endswith("config.yaml has no 'name'")
 
 
 def test_duplicate_seed_keeps_the_longer_run(tmp_path):
@@ -212,7 +224,7 @@ def test_plot_command_writes_everything(runs_root, tmp_path, capsys):
 
 
 def test_plot_mae_options(runs_root, tmp_path):
-    runs = find_runs(runs_root)
+    runs = group(find_runs(runs_root), ORDER)
     for band in ("minmax", "none"):
         png, svg = plot_mae(runs, tmp_path / band / "fig.png", band=band)
         assert png.stat().st_size > 1000 and svg.stat().st_size > 1000
@@ -223,34 +235,5 @@ def test_plot_mae_options(runs_root, tmp_path):
 
 
 def test_styles_are_unique_for_many_ablations():
-    pairs = {(plots._COLOURS[i % 10], plots._STYLES[i % 3]) for i in range(30)}
+    pairs = {(COLOURS[i % 10], STYLES[i % 3]) for i in range(30)}
     assert len(pairs) == 30
-
-
-# --- p-values ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("t", [0.0, 0.3, 1.0, 2.5, 12.706, 40.0])
-def test_t_p_value_matches_closed_forms(t):
-    # df=1 is the Cauchy distribution: P(|T|>=t) = 1 - 2/pi * atan(t).
-    assert plots.student_t_two_sided_p(t, 1) == pytest.approx(1 - 2 / math.pi * math.atan(t), abs=1e-12)
-    # df=2 has CDF 1/2 + t / (2 sqrt(2 + t^2)), so P(|T|>=t) = 1 - t / sqrt(2 + t^2).
-    assert plots.student_t_two_sided_p(-t, 2) == pytest.approx(1 - t / math.sqrt(2 + t * t), abs=1e-12)
-
-
-def test_t_p_value_matches_tables():
-    # Two-sided 5% critical values from a standard Student t table: df=10 -> 2.228, df=30 -> 2.042.
-    assert plots.student_t_two_sided_p(2.228, 10) == pytest.approx(0.05, abs=2e-4)
-    assert plots.student_t_two_sided_p(2.042, 30) == pytest.approx(0.05, abs=2e-4)
-    # Large df tends to the normal: 1.959964 is the normal's two-sided 5% point.
-    assert plots.student_t_two_sided_p(1.959964, 1e6) == pytest.approx(0.05, abs=1e-4)
-
-
-def test_welch_matches_r():
-    # R's t.test (Welch by default) on these samples prints t = -1.8325, df = 17.9, p-value = 0.08356
-    # (the worked example in the stats.stackexchange answer on Welch confidence intervals).
-    a = [11, 9, 10, 11, 10, 12, 9, 11, 12, 9]
-    b = [11, 13, 10, 13, 12, 9, 11, 12, 12, 11]
-    assert welch_p_value(a, b) == pytest.approx(0.08356, abs=1e-5)
-    assert math.isnan(welch_p_value([1.0], b))
-    assert math.isnan(welch_p_value([1.0, 1.0], [2.0, 2.0]))  # no variance: undefined
