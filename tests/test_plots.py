@@ -126,7 +126,7 @@ def test_run_fields_and_partial_line(runs_root):
 @pytest.mark.parametrize(
     "content, reason",
     [
-        (b"\x00\xff\xfe binary", "unreadable"),
+        (b"\x00\xff\xfe binary", "metrics.csv"),  # unreadable or damaged: either way, named
         ("hello world\nthis is not a log\n", "not a header naming 'epoch' and 'mae'"),
         ("epoch,loss\n0,0.5\n", "not a header naming 'epoch' and 'mae'"),
         ("epoch,mae\n0,abc\n1,0.3\n", "'mae' holds text"),
