@@ -2,7 +2,12 @@
 
 Everything is measured with the project's own code paths (gan_dataset, build_gan, build_supervised, the real
 `train`), so a change to any of them shows here. Timings are wall-clock and share the machine with whatever
-else runs; machine.loadavg_1min_start/_end record how busy it was.
+else runs; machine.loadavg_1min_start/_end record how busy it was. Only public TensorFlow and Keras APIs.
+
+FLOPs are counted from the networks' layer shapes (`analytic_flops`), which agreed within 1 % with the op-level
+count of the traced step that earlier versions made through TensorFlow's private profiler registry. Keys that
+went with that count: gan_gflops_per_step_analytic (now gan_gflops_per_step itself), gan_gflops_analytic_method
+(now gan_gflops_method) and gan_gflops_profiler_toplevel (gone).
 """
 
 from __future__ import annotations
@@ -142,14 +147,20 @@ def data_rates(cfg, sampler, sizes: Sizes) -> dict:
     images = 0
     start = time.perf_counter()
     for _ in range(sizes.data_elements):
-        element = next(it)
-        images += sum(int(b["images"].shape[0]) for b in (*element["d"], element["g"]))
+        images += _images_in(next(it))
     training = images / (time.perf_counter() - start)
     return {
         "data_speedup": training / reference,
         "data_reference_samples_per_s": reference,
         "data_training_samples_per_s": training,
     }
+
+
+def _images_in(element) -> int:
+    """Images in one dataset element, whatever its nesting (one batch per GAN step, or one per sub-step)."""
+    import keras
+
+    return sum(int(x.shape[0]) for path, x in keras.tree.flatten_with_path(element) if path[-1] == "images")
 
 
 # --- steps per second ---------------------------------------------------------------------------------------
@@ -218,19 +229,24 @@ def precision_variant(cfg, base_cfg, sampler, sizes: Sizes, baseline: float) -> 
     return {"policy": policy, "gan_steps_per_s": rate, "speedup": rate / baseline}
 
 
-def xla_variant(cfg, sampler, sizes: Sizes) -> dict:
+def xla_variant(overrides: list[str], sizes: Sizes) -> dict:
     """XLA against no XLA, both with op determinism off: Keras silently drops jit_compile while it is on
-    (trainer.deterministic=true, the default), so the default config has no XLA to measure."""
-    from tensorflow.python.framework import config as tf_config  # determinism has no public off switch
+    (trainer.deterministic=true, the default). TensorFlow has no public switch to turn determinism off once a
+    process has turned it on, so both are timed in a fresh process that never turns it on."""
+    import multiprocessing
 
-    deterministic = tf_config.is_op_determinism_enabled()
-    tf_config.disable_op_determinism()
-    try:
-        without = timed_gan(OmegaConf.merge(cfg, {"trainer": {"jit_compile": False}}), sampler, sizes)[1]
-        gan, rate = timed_gan(cfg, sampler, sizes)
-    finally:
-        if deterministic:
-            tf_config.enable_op_determinism()
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_xla_in_this_process, (overrides, sizes))
+
+
+def _xla_in_this_process(overrides: list[str], sizes: Sizes) -> dict:
+    from t2i.config import compose_config
+    from t2i.data.dataset import TextImageSampler
+
+    cfg = compose_config(overrides)
+    sampler = TextImageSampler(cfg.data.vocab_size, cfg.data.image_size, cfg.cache_dir)
+    without = timed_gan(OmegaConf.merge(cfg, {"trainer": {"jit_compile": False}}), sampler, sizes)[1]
+    gan, rate = timed_gan(cfg, sampler, sizes)
     if not gan.jit_compile:
         raise RuntimeError("Keras turned jit_compile off for this model")
     return {
@@ -246,42 +262,8 @@ def xla_variant(cfg, sampler, sizes: Sizes) -> dict:
 
 # --- FLOPs --------------------------------------------------------------------------------------------------
 
-_BRANCHES = ("_true_graph", "_false_graph", "_body_graph")  # set on If/While ops by cond_v2/while_v2
 
-
-def _live_ops(graph) -> list:
-    """Ops a call of `graph` runs: the ones its outputs or side effects need. The function runtime prunes the
-    rest, e.g. gradients a tape computes but nobody uses (D's filter gradients in G's step)."""
-    todo = [t.op for t in graph.outputs] + list(graph.control_outputs)
-    todo += [op for op in graph.get_operations() if op._is_stateful]
-    seen = set()
-    while todo:
-        op = todo.pop()
-        if op.name in seen:
-            continue
-        seen.add(op.name)
-        todo += [t.op for t in op.inputs] + list(op.control_inputs)
-    return [op for op in graph.get_operations() if op.name in seen]
-
-
-def graph_flops(graph) -> float:
-    """Float ops of one call of `graph` by the profiler's per-op registry, descending into cond branches (the
-    costlier one) and loop bodies (once per loop, not per iteration)."""
-    from tensorflow.python.framework import ops as tf_ops  # the registry tf.compat.v1.profiler reads
-    from tensorflow.python.profiler.internal import flops_registry  # noqa: F401  registers MatMul, conv grads
-
-    total = 0
-    for op in _live_ops(graph):
-        branches = [getattr(op, a) for a in _BRANCHES if hasattr(op, a)]
-        if branches:
-            total += max(graph_flops(b) for b in branches)
-            continue
-        with contextlib.suppress(ValueError):  # an op of unknown shape has no count, as in the profiler
-            total += tf_ops.get_stats_for_node_def(graph, op.node_def, "flops").value or 0
-    return total
-
-
-def _forward_flops(model) -> int:
+def forward_flops(model) -> int:
     """Conv and dense FLOPs (2 per multiply-add) of one sample through `model`."""
     import keras
 
@@ -296,49 +278,40 @@ def _forward_flops(model) -> int:
     return total
 
 
-def analytic_flops(gan, cfg) -> float:
-    """A GAN step's conv/dense FLOPs from layer shapes, training = 3x forward (forward, input and weight
-    gradients). D sub-steps: D trained (3x); fake ones also run G forward. G step: G trained (3x) through D's
-    forward and input gradients (2x). The text encoder (GRUs, < 0.1%) is left out."""
-    d, g = _forward_flops(gan.discriminator), _forward_flops(gan.generator)
-    substeps = list(cfg.gan.d_substeps) * cfg.gan.disc_steps
-    per_sample = 3 * d * len(substeps) + g * substeps.count("fake") + 3 * g + 2 * d
-    return cfg.data.batch_size * per_sample
+def analytic_flops(cfg, generator, discriminator) -> float:
+    """A GAN step's conv/dense FLOPs from the config's step structure and the networks' layer shapes.
+
+    Training a network on a batch costs 3x its forward pass (forward, input and weight gradients). Per sample:
+    G forward once for each batch of fakes; each labelled D update trains D once (3D); each of the two critic
+    updates trains D on the real and on the other images (2 x 3D); G's update trains G (3G) through D's forward
+    and input gradients (2D), doubled by GAN-INT's interpolated texts, on one step in 1 + gan.d_only_steps.
+    Left out: the text encoder (GRUs, < 0.1 %), element-wise ops, the gradient penalty's second-order pass and
+    the optimiser updates.
+    """
+    d, g = forward_flops(discriminator), forward_flops(generator)
+    gan = cfg.gan
+    if OmegaConf.select(cfg, "gan.d_step", default="labelled") == "critic":
+        fakes, d_updates = 1, 2 * 2 * 3 * d
+    else:
+        fakes, d_updates = list(gan.d_substeps).count("fake"), len(gan.d_substeps) * 3 * d
+    g_passes = 2 if OmegaConf.select(cfg, "gan.interpolation_weight", default=0.0) > 0 else 1
+    g_update = g_passes * (3 * g + 2 * d) / (1 + OmegaConf.select(cfg, "gan.d_only_steps", default=0))
+    return cfg.data.batch_size * (fakes * g + d_updates + g_update)
 
 
-def gan_flops(cfg, sampler) -> dict:
-    import tensorflow as tf
-
-    from t2i.data.dataset import gan_dataset
+def gan_flops(cfg) -> dict:
     from t2i.training import setup
     from t2i.training.run import build_gan
 
     setup.configure(cfg.trainer, cfg.seed)
     gan = build_gan(cfg, None)
-    spec = gan_dataset(sampler, cfg).element_spec  # static batch shapes, so every op's count is known
-    graph = tf.function(gan.train_step).get_concrete_function(spec).graph
-    opts = tf.compat.v1.profiler.ProfileOptionBuilder(
-        tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-    ).with_empty_output()
-    toplevel = tf.compat.v1.profiler.profile(graph, options=opts.build()).total_float_ops
     return {
-        "gan_gflops_per_step": graph_flops(graph) / 1e9,
+        "gan_gflops_per_step": analytic_flops(cfg, gan.generator, gan.discriminator) / 1e9,
         "gan_gflops_method": (
-            "tf.function(gan.train_step) traced on one gan_dataset element (batch "
-            f"{cfg.data.batch_size}); float ops per op from the registry tf.compat.v1.profiler's "
-            "float_operation() uses, summed over the ops that run: those the step's outputs and side effects "
-            "need (unused tape gradients are pruned by the runtime and not counted), including the G step "
-            "inside its tf.cond and the GRU loop bodies (counted once per loop, not per time step). Includes "
-            "forward and backward of all D sub-steps and of the G step, element-wise ops and the optimiser "
-            "updates; excludes the data pipeline. gan_gflops_profiler_toplevel is the profiler run on the "
-            "step's top-level graph as is: no pruning, no cond/loop bodies (so no G step)."
-        ),
-        "gan_gflops_profiler_toplevel": toplevel / 1e9,
-        "gan_gflops_per_step_analytic": analytic_flops(gan, cfg) / 1e9,
-        "gan_gflops_analytic_method": (
-            "conv/dense layers of G and D from their shapes, 2 FLOPs per multiply-add; per sample "
-            "3*D*(D sub-steps) + G*(fake sub-steps) + 3*G + 2*D (training = 3x forward; G's step needs D's "
-            "forward and input gradients only); text encoder and element-wise ops left out"
+            "conv/dense layers of G and D from their shapes, 2 FLOPs per multiply-add, counted over the passes "
+            "the config's GAN step makes (training = 3x forward; G's update needs D's forward and input "
+            "gradients only); text encoder, element-wise ops, the gradient penalty's second-order pass and "
+            "optimiser updates left out (see t2i.bench.analytic_flops)"
         ),
     }
 
@@ -346,24 +319,20 @@ def gan_flops(cfg, sampler) -> dict:
 # --- a real run: epoch overhead and MAE after a short budget --------------------------------------------------
 
 
-@contextlib.contextmanager
-def _epoch_end_times(model_type, times: dict):
-    """Record when all callbacks of an epoch have finished. _fit builds its callback list itself, so the
-    hook goes on keras's CallbackList, only for fits of `model_type`, and is undone on exit."""
-    import keras
+def epoch_end_times(log_dir) -> dict[int, float]:
+    """Epoch -> wall time of its last summary in a TensorBoard log directory.
 
-    original = keras.callbacks.CallbackList.on_epoch_end
+    Keras' TensorBoard callback writes each epoch's scalars at a fixed point of the run's callback sequence,
+    so the time between two epochs' summaries is a whole epoch: its steps and every callback.
+    """
+    import tensorflow as tf
 
-    def on_epoch_end(self, epoch, logs=None):
-        original(self, epoch, logs)
-        if isinstance(self.model, model_type):
-            times[epoch] = time.perf_counter()
-
-    keras.callbacks.CallbackList.on_epoch_end = on_epoch_end
-    try:
-        yield
-    finally:
-        keras.callbacks.CallbackList.on_epoch_end = original
+    times: dict[int, float] = {}
+    for path in sorted(Path(log_dir).glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            if event.summary.value:
+                times[event.step] = max(times.get(event.step, 0.0), event.wall_time)
+    return times
 
 
 def short_budget_run(cfg) -> dict:
@@ -372,7 +341,6 @@ def short_budget_run(cfg) -> dict:
     import pandas as pd
 
     from t2i.training import setup
-    from t2i.training.gan import ConditionalGAN
     from t2i.training.pretrain import ensure_pretrained
     from t2i.training.run import train
 
@@ -380,9 +348,8 @@ def short_budget_run(cfg) -> dict:
     start = time.perf_counter()
     entry = ensure_pretrained(cfg, verbose=cfg.trainer.verbose)  # cached across bench runs, like real runs
     pretrain_seconds = time.perf_counter() - start
-    ends: dict = {}
-    with _epoch_end_times(ConditionalGAN, ends):
-        status = train(cfg)
+    status = train(cfg)
+    ends = epoch_end_times(Path(cfg.run_dir) / "tensorboard" / "train")
     metrics = pd.read_csv(Path(cfg.run_dir) / "metrics.csv").set_index("epoch")
     seconds = metrics["seconds"]
     # Not the first epoch (tracing) nor the last (its extra sample grid and end-of-training work); with
@@ -459,7 +426,7 @@ def _run_bench(sizes: Sizes, quick: bool) -> dict:
         out["pretrain_steps_per_s"] = pretrain_steps_per_s(cfg, sampler, sizes)
 
         _log("FLOPs of one GAN step")
-        out.update(gan_flops(cfg, sampler))
+        out.update(gan_flops(cfg))
         out["flops_utilization"] = out["gan_gflops_per_step"] * out["gan_steps_per_s"] / out["machine_matmul_gflops"]
 
         _log("precision: trainer.precision=bfloat16")
@@ -471,7 +438,7 @@ def _run_bench(sizes: Sizes, quick: bool) -> dict:
             _log("xla: trainer.jit_compile=true trainer.deterministic=false")
             xla = [*overrides, "trainer.jit_compile=true", "trainer.deterministic=false"]
             xla.append(f"trainer.steps_per_epoch={sizes.xla_steps_per_epoch}")
-            out["xla"] = _try(xla_variant, compose_config(xla), sampler, sizes)
+            out["xla"] = _try(xla_variant, xla, sizes)
 
         _log(f"short-budget run: `t2i train` for {sizes.train_epochs} epochs with every callback of a real run")
         run = short_budget_run(cfg)
