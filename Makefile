@@ -25,22 +25,21 @@ demo: install
 	$(T2I) sweep budget=quick sweep.name=demo '+ablation=baseline,shuffle,lrx10'
 	$(T2I) plot-mae runs/demo
 
-# The recorded study (experiments/ablation_study): every series at the default budget (250 epochs), then
-# extra seeds for the baseline and the series whose differences are small. Resumable: rerun to continue.
-STUDY := sweep.name=ablation_study sweep.workers=2 trainer.threads=1
+# The recorded study (experiments/ablation_study): conf/study/reference.yaml's series and seeds at its budget.
+# Resumable: rerun to continue. Its report comes from the live runs, or from the records kept beside it.
 study: install
-	-$(T2I) sweep $(STUDY)
-	-$(T2I) sweep $(STUDY) '+ablation=baseline,adam_params,img_noise,mbd' seed=1,2
+	-$(T2I) sweep +study=reference sweep.workers=2 trainer.threads=1
 	$(MAKE) study-report
 
+STUDY_DIR := experiments/ablation_study
 study-report: install
-	$(T2I) plot-mae runs/ablation_study -o experiments/ablation_study/mae.png
-	$(PY) experiments/ablation_study/collect.py runs/ablation_study experiments/ablation_study
-	$(PY) experiments/ablation_study/colours.py runs/ablation_study experiments/ablation_study
-	$(PY) experiments/ablation_study/render_readme.py experiments/ablation_study
+	$(T2I) report $(or $(wildcard runs/ablation_study),$(STUDY_DIR)/runs) -o $(STUDY_DIR) --study reference \
+		--at-epoch 25 --at-epoch 50 --at-epoch 100 --at-epoch 150 --at-epoch 200 --at-epoch 250 \
+		--threshold 0.5 --threshold 0.4 --findings findings.md --keep-runs \
+		--title 'Ablation study: which tricks of the text-conditional GAN matter'
 
 lint: install
-	$(VENV)/bin/ruff check t2i tests
+	$(VENV)/bin/ruff check t2i tests experiments
 
 bench: install
 	$(T2I) bench

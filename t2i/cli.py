@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import typer
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter hides progress
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
 
@@ -123,6 +120,43 @@ def plot_mae(
         fail(exc)
     for path in [*out["figure"], *out["summary"]]:
         typer.echo(f"wrote {path}")
+
+
+@app.command()
+def report(
+    runs_dir: Path = typer.Argument(..., help="A sweep directory, a runs root or a single run."),
+    output_dir: Path | None = typer.Option(None, "-o", "--output-dir", help="Default: RUNS_DIR/report."),
+    at_epoch: list[int] = typer.Option([100, 250], help="Epochs at which to compare MAE (repeat the option)."),
+    threshold: list[float] = typer.Option([0.2, 0.1], help="MAE thresholds for the epochs-to-threshold columns."),
+    evaluate: bool = typer.Option(True, help="Evaluate finished runs not evaluated yet (cached per run)."),
+    samples: int = typer.Option(6400, help="Inputs per evaluation: all of them where there are at most this many."),
+    study: str | None = typer.Option(None, help="Compare the runs with this study's plan (conf/study/NAME.yaml)."),
+    findings: str | None = typer.Option(None, help="A hand-written page in the output directory to link to."),
+    title: str | None = typer.Option(None, help="The page's title."),
+    keep_runs: bool = typer.Option(False, help="Copy finished runs' small files into OUTPUT_DIR/runs."),
+):
+    """The whole report of a sweep: README.md with the MAE figure, tables, tests, samples and evaluations."""
+    from t2i.config import ConfigError
+    from t2i.report import Options, build_report
+    from t2i.runs import PlotError
+
+    options = Options(
+        at_epochs=tuple(at_epoch),
+        thresholds=tuple(threshold),
+        evaluate=evaluate,
+        samples=samples,
+        study=study,
+        findings=findings,
+        title=title,
+        keep_runs=keep_runs,
+    )
+    if not runs_dir.exists():
+        fail(f"{runs_dir} does not exist")
+    try:
+        path = build_report(runs_dir, output_dir, options)
+    except (PlotError, ConfigError) as exc:
+        fail(exc)
+    typer.echo(f"wrote {path}")
 
 
 MODEL_PATH = typer.Argument(..., help="A run directory, its checkpoints/ directory, or a pretrained cache entry.")

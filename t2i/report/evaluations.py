@@ -1,0 +1,178 @@
+"""`t2i evaluate` of every finished run and of Part 1's generator, cached, and their per-colour and
+per-character tables.
+
+A run's evaluation is cached in RUN/evaluation/ and a Part 1 generator's in RUNS_DIR/part1/<cache entry>/
+(with its result.json), so the report's inputs all live below RUNS_DIR. A cached evaluation is reused while
+it is newer than the model's weights and used the same number of samples; where the weights are gone (kept
+records of runs), the cached one is all there is and is used as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from t2i.runs import Run, Series
+
+CACHE = "evaluation"  # a run's evaluation directory
+PART1 = "part1"  # below RUNS_DIR: one directory per Part 1 cache entry
+PART1_LABEL = "Part 1 (supervised G)"
+RESULT = "evaluation.json"
+
+
+@dataclass
+class Evaluation:
+    series: str
+    label: str
+    seed: int | None
+    directory: Path  # where evaluation.json (and, if computed here, evaluation.png and CSVs) are
+    result: dict
+
+
+def cached(model_dir: Path, out_dir: Path, samples: int | None) -> dict | None:
+    """The cached evaluation of the model in `model_dir` if it can stand for a fresh one of `samples` samples
+    (None: of any number)."""
+    path = out_dir / RESULT
+    if not path.exists():
+        return None
+    result = json.loads(path.read_text())
+    # A run keeps the weights `t2i evaluate` loads in checkpoints/, a Part 1 cache entry at its top.
+    weights = [*model_dir.glob("*.weights.h5"), *model_dir.glob("checkpoints/*.weights.h5")]
+    if not weights:
+        return result
+    if path.stat().st_mtime < max(w.stat().st_mtime for w in weights):
+        return None  # the model changed since
+    wanted = None if samples is None else min(samples, result.get("input_space", samples))
+    return result if wanted in (None, result.get("samples")) else None
+
+
+def _evaluation(model_dir: Path, out_dir: Path, samples: int, compute: bool, progress, what: str) -> dict | None:
+    result = cached(model_dir, out_dir, samples if compute else None)
+    if result is not None or not compute:
+        progress(f"{what}: {'cached' if result is not None else 'not evaluated (--no-evaluate)'}")
+        return result
+    from t2i.evaluation import evaluate
+
+    progress(f"{what}: evaluating {samples} samples")
+    return evaluate(model_dir, samples=samples, output_dir=out_dir)
+
+
+def evaluate_runs(
+    series: Sequence[Series], runs_dir: Path, samples: int, compute: bool, progress: Callable[[str], None]
+) -> list[Evaluation]:
+    """Part 1's evaluations, then every finished run's, in the series' order.
+
+    With `compute` false nothing is evaluated (and TensorFlow is not imported): only cached results show.
+    """
+    finished = [run for _, runs in series for run in runs if run.status.get("status") == "done"]
+    for entry in _part1_entries(finished) if compute else []:
+        out = runs_dir / PART1 / entry.name
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copy(entry / "result.json", out / "result.json")
+        _evaluation(entry, out, samples, compute, progress, f"Part 1 {entry}")
+    found = [
+        Evaluation(PART1, PART1_LABEL, None, path.parent, json.loads(path.read_text()))
+        for path in sorted((runs_dir / PART1).glob(f"*/{RESULT}"))
+    ]
+    for i, run in enumerate(finished, start=1):
+        what = f"evaluation {i}/{len(finished)} {run.path}"
+        result = _evaluation(run.path, run.path / CACHE, samples, compute, progress, what)
+        if result is not None:
+            found.append(Evaluation(run.name, run.label, run.seed, run.path / CACHE, result))
+    return found
+
+
+def _part1_entries(runs: Sequence[Run]) -> list[Path]:
+    """The Part 1 cache entries these runs' text encoders came from, where they still exist."""
+    from t2i.training.pretrain import cache_entry
+    from t2i.training.rundir import read_config
+
+    entries = set()
+    for run in runs:
+        if run.setting("gan.text_encoder_init") == "pretrained":
+            try:
+                entries.add(cache_entry(read_config(run.path)))
+            except (KeyError, AttributeError):  # a config from an older t2i lacks what today's cache key needs
+                continue
+    return sorted(e for e in entries if (e / "result.json").exists())
+
+
+# --- tables ------------------------------------------------------------------------------------------------
+
+
+def long_table(evaluations: Sequence[Evaluation]) -> pd.DataFrame:
+    """Every number of every evaluation, one per row: series, label, seed, samples, quantity, key, value."""
+    rows = []
+    for e in evaluations:
+        r = e.result
+        head = {"series": e.series, "label": e.label, "seed": e.seed, "samples": r.get("samples")}
+        for quantity in ("mae", "readability", "readability_distinct_colours"):
+            if r.get(quantity) is not None:
+                rows.append({**head, "quantity": quantity, "key": "", "value": r[quantity]})
+        for quantity, field in (("background", "mae_per_background"), ("text_colour", "mae_per_text_colour")):
+            rows += [{**head, "quantity": quantity, "key": k, "value": v} for k, v in r.get(field, {}).items()]
+        rows += [{**head, "quantity": "char", "key": k, "value": v} for k, v in r.get("mae_per_char", {}).items()]
+    columns = ["series", "label", "seed", "samples", "quantity", "key", "value"]
+    df = pd.DataFrame(rows, columns=columns)
+    return df.astype({"seed": "Int64", "samples": "Int64", "value": float})  # Part 1 has no seed
+
+
+def _means(df: pd.DataFrame, quantity: str) -> pd.DataFrame:
+    """Mean over seeds: rows are series (first-seen order), columns the quantity's keys (first-seen order)."""
+    part = df[df["quantity"] == quantity]
+    table = part.pivot_table(index="label", columns="key", values="value", aggfunc="mean", sort=False)
+    return table.reindex(columns=list(dict.fromkeys(part["key"])))
+
+
+def overview(df: pd.DataFrame) -> pd.DataFrame:
+    """Per series: evaluated seeds, samples per seed, MAE and readability (means over seeds)."""
+    scalars = df[df["quantity"].isin(["mae", "readability"])]
+    means = scalars.pivot_table(index="label", columns="quantity", values="value", aggfunc="mean", sort=False)
+    means = means.reindex(columns=["mae", "readability"])
+    counts = df.groupby("label", sort=False).agg(seeds=("seed", "nunique"), samples=("samples", "first"))
+    return pd.DataFrame(
+        {
+            "series": means.index,
+            "seeds": [max(1, int(counts.loc[s, "seeds"])) for s in means.index],  # Part 1 has no seed
+            "samples": [int(counts.loc[s, "samples"]) for s in means.index],
+            "MAE": [_number(v) for v in means["mae"]],
+            "readability": [_number(v) for v in means["readability"]],
+        }
+    )
+
+
+def _number(value: float) -> str:
+    return f"{value:.3f}" if math.isfinite(value) else "—"
+
+
+def ranked(df: pd.DataFrame, quantity: str) -> pd.DataFrame:
+    """Mean MAE per colour (or character) and series, each cell 'MAE (rank)' with rank 1 the hardest of its row;
+    `seeds` counts the evaluations that have these numbers."""
+    means = _means(df, quantity)
+    ranks = means.rank(axis=1, ascending=False, method="min")
+    seeds = df[df["quantity"] == quantity].groupby("label", sort=False)["seed"].nunique()
+    cells = {"series": list(means.index), "seeds": [max(1, int(seeds[s])) for s in means.index]}
+    for key in means.columns:
+        cells[key] = [f"{_number(v)} ({int(r)})" if math.isfinite(v) else "—" for v, r in zip(means[key], ranks[key])]
+    return pd.DataFrame(cells)
+
+
+def per_character(df: pd.DataFrame, hardest: int = 3) -> pd.DataFrame:
+    """Mean MAE per character, for the characters every evaluated series has (ranked like `ranked`), and
+    each series' hardest characters over its whole vocabulary."""
+    means = _means(df, "char")
+    if means.empty:
+        return pd.DataFrame()
+    common = [c for c in means.columns if means[c].notna().all()]
+    table = ranked(df[df["key"].isin(common)], "char")
+    table[f"hardest {hardest}"] = [
+        ", ".join(f"{c} {v:.3f}" for c, v in row.dropna().sort_values(ascending=False).head(hardest).items())
+        for _, row in means.iterrows()
+    ]
+    return table

@@ -1,0 +1,296 @@
+"""`t2i report` on a hand-made sweep (no TensorFlow) and on one real tiny run: the page's numbers, not just files."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from t2i.cli import app
+from t2i.report import Options, build_report
+from t2i.welch import welch_p_value
+
+COLOURS = ["blue", "green", "red", "cyan", "magenta", "yellow", "black", "white"]
+DEAD_PID = 2**22 + 12345  # above Linux's pid_max default: no such process
+
+# series -> (label, [(seed, MAE per epoch, status)]); 4 epochs planned everywhere.
+SWEEP = {
+    "baseline": (
+        "Baseline",
+        [(0, [0.9, 0.6, 0.4, 0.30], "done"), (1, [0.9, 0.7, 0.5, 0.32], "done"), (2, [0.8, 0.6, 0.4, 0.34], "done")],
+    ),
+    "shuffle": ("-Shuffle", [(0, [0.9, 0.8, 0.75, 0.70], "done")]),
+    "mbd": (
+        "+MBD",
+        [(0, [0.9, 0.5, 0.3, 0.20], "done"), (1, [0.9, 0.5, 0.3, 0.22], "done"), (2, [0.8, 0.5, 0.3, 0.21], "done")],
+    ),
+    "lrx10": ("LRx10", [(0, [0.5, 0.3, 0.15, 0.10], "done")]),
+    # Lowest MAE of all, but only half-way: it must not be called the best series.
+    "wgan": ("WGAN-GP", [(0, [0.3, 0.05], "running")]),
+    "custom": ("Custom", [(0, [0.9, 0.9, 0.9, 0.90], "done")]),
+}
+
+
+CURRICULUM = (
+    "data: {batch_size: 8, vocab_size: 62, eval_samples: 16, curriculum: {start_vocab: 10, start_epoch: 2, every: 1}}\n"
+)
+
+
+def evaluation(mae: float, hardest_bg: str, vocab: int = 10) -> dict:
+    """A cached `t2i evaluate` result: every colour at `mae` but one background at 2 * mae."""
+    chars = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[:vocab]
+    return {
+        "samples": 6400,
+        "input_space": vocab * vocab * 64,
+        "mae": mae,
+        "readability": mae / 10,
+        "mae_per_background": {c: 2 * mae if c == hardest_bg else mae for c in COLOURS},
+        "mae_per_text_colour": {c: mae + 0.01 * i for i, c in enumerate(COLOURS)},  # white hardest
+        "mae_per_char": {c: mae + (0.05 if c == "8" else 0.0) for c in chars},
+    }
+
+
+def write_sweep(root, evaluate=True):
+    for name, (label, runs) in SWEEP.items():
+        for seed, maes, status in runs:
+            run = root / name / f"seed={seed}"
+            run.mkdir(parents=True)
+            (run / "config.yaml").write_text(
+                f"name: {name}\nlabel: '{label}'\nseed: {seed}\nbudget: tiny\n"
+                "trainer: {epochs: 4, steps_per_epoch: 2}\n"
+                + ("data: {batch_size: 8, vocab_size: 10, eval_samples: 16}\n" if name != "custom" else CURRICULUM)
+                + "gan: {text_encoder_init: pretrained}\n"
+            )
+            rows = [f"{e},{m},30,NA" for e, m in enumerate(maes)]
+            (run / "metrics.csv").write_text("epoch,mae,seconds,val_mae\n" + "\n".join(rows) + "\n")
+            (run / "status.json").write_text(
+                json.dumps(
+                    {
+                        "status": status,
+                        "pid": DEAD_PID,
+                        "minutes": 2.0 * len(maes),
+                        "updated": f"2026-01-01T10:{10 + seed:02d}:00",
+                    }
+                )
+            )
+            (run / "samples").mkdir()
+            for epoch in range(1, len(maes) + 1):
+                (run / "samples" / f"epoch_{epoch:04d}.png").write_bytes(f"{name} {seed} {epoch}".encode())
+            if evaluate and status == "done":
+                (run / "evaluation").mkdir()
+                result = evaluation(maes[-1], "yellow" if name == "baseline" else "red")
+                (run / "evaluation" / "evaluation.json").write_text(json.dumps(result))
+                if name == "baseline":
+                    (run / "evaluation" / "evaluation.png").write_bytes(b"figure of baseline seed %d" % seed)
+    if not evaluate:
+        return
+    part1 = root / "part1" / "0123abcd"
+    part1.mkdir(parents=True)
+    (part1 / "evaluation.json").write_text(json.dumps(evaluation(0.05, "green", vocab=62)))
+    (part1 / "result.json").write_text(json.dumps({"mae": 0.063, "epochs": 480, "epochs_trained": 500}))
+
+
+def sections(page: str) -> dict[str, str]:
+    """Headed parts of the page: '## title' or '### title' -> text up to the next heading."""
+    parts = re.split(r"^#{2,3} (.+)$", page, flags=re.M)
+    return {title: body for title, body in zip(parts[1::2], parts[2::2])}
+
+
+def table(text: str) -> list[dict]:
+    """The first Markdown table in `text`, as one dict per row."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    return [dict(zip(head, (c.strip() for c in line.strip("|").split("|")))) for line in lines[2:]]
+
+
+def by(rows: list[dict], key: str) -> dict[str, dict]:
+    return {row[key]: row for row in rows}
+
+
+@pytest.fixture
+def report(tmp_path):
+    runs = tmp_path / "sweep"
+    write_sweep(runs)
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "findings.md").write_text("# What we think\n")
+    options = Options(
+        at_epochs=(2, 4),
+        thresholds=(0.5, 0.25),
+        evaluate=False,
+        study="reference",
+        findings="findings.md",
+        title="Tiny study",
+        keep_runs=True,
+    )
+    messages: list[str] = []
+    page = build_report(runs, out, options, progress=messages.append).read_text()
+    return {"runs": runs, "out": out, "page": page, "parts": sections(page), "messages": messages, "options": options}
+
+
+def test_status_plan_and_what_was_run(report):
+    page, parts = report["page"], report["parts"]
+    assert page.startswith("<!-- Generated by `t2i report`") and "\n# Tiny study\n" in page
+    assert "**Status:** 10 runs in 6 series: 9 done, 1 interrupted." in page  # wgan's process is gone
+    assert "not run yet: shuffle_mbd (seed 0), adam_params (seed 0, 1, 2)" in page
+    assert "[findings.md](findings.md)" in page
+    runs = table(parts["What was run"])
+    # The reference study's order, then series it does not name.
+    assert [r["series"] for r in runs] == ["baseline", "shuffle", "mbd", "lrx10", "wgan", "custom"]
+    assert by(runs, "series")["baseline"]["seeds"] == "0, 1, 2"
+    assert by(runs, "series")["wgan"]["done"] == "0 of 1" and by(runs, "series")["wgan"]["epochs"] == "2 of 4"
+    assert by(runs, "series")["custom"]["vocabulary"] == "10 → 62: one more every 1 epochs from epoch 2"
+    assert "fixed set of 16 samples of each run's own vocabulary" in parts["What was run"]
+    assert "held-out MAE 0.063, from epoch 480 of 500" in parts["What was run"]
+    assert "kept in [runs/](runs/)" in parts["What was run"]
+    assert "`t2i sweep +study=reference` runs the rest" in page
+    # Runs end 10:10-10:12 and trained 8 minutes each (wgan: 4): first start 10:02, last end 10:12.
+    assert "Wall time: 0.2 hours from the first run's start (2026-01-01 10:02)" in parts["What was run"]
+    assert "1.3 hours of training summed over runs" in parts["What was run"]  # (9 * 8 + 4) / 60
+
+
+def test_mae_at_chosen_epochs(report):
+    rows = by(table(report["parts"]["MAE at equal training"]), "series")
+    assert rows["Baseline"]["epoch 2"] == "0.6333 ± 0.0577 (n=3)"
+    assert rows["Baseline"]["epoch 4"] == "0.3200 ± 0.0200 (n=3)"
+    assert rows["WGAN-GP"]["epoch 2"] == "0.0500 (n=1)" and rows["WGAN-GP"]["epoch 4"] == "—"
+
+
+def test_summary_table_with_thresholds_and_welch_tests(report):
+    rows = by(table(report["parts"]["Summary"]), "ablation")
+    base, mbd = rows["baseline"], rows["mbd"]
+    assert (base["seeds"], base["final_mae"], base["final_mae_std"]) == ("3", "0.3200", "0.0200")
+    assert base["epochs_to_0.5"] == "3.3333" and base["reached_0.25"] == "0"  # 3, 4 (0.5 is not < 0.5), 3
+    assert mbd["delta_vs_baseline"] == "-0.1100"
+    p = welch_p_value([0.20, 0.22, 0.21], [0.30, 0.32, 0.34])
+    assert mbd["p_value"] == f"{p:.4f}" and mbd["significance"] == f"p={p:.2g} **"
+    assert rows["lrx10"]["significance"] == ""  # one seed: no test
+    assert rows["wgan"]["epochs"] == "2"
+
+
+def test_best_and_worst_series_among_those_that_finished(report):
+    part, out = report["parts"]["Samples of the best and the worst series"], report["out"]
+    assert "**best: LRx10** (final MAE 0.1000)" in part and "**worst: Custom** (final MAE 0.9000)" in part
+    assert "WGAN-GP" not in part  # lower MAE, but only 2 of 4 epochs
+    # The last grid of the series' first seed, as training wrote it.
+    assert (out / "samples_best_lrx10.png").read_bytes() == b"lrx10 0 4"
+    assert (out / "samples_worst_custom.png").read_bytes() == b"custom 0 4"
+
+
+def test_evaluation_per_colour_and_character(report):
+    parts, out = report["parts"], report["out"]
+    overview = by(table(parts["Evaluation: colours and characters"]), "series")
+    assert list(overview)[0] == "Part 1 (supervised G)"
+    assert overview["Baseline"] == {
+        "series": "Baseline",
+        "seeds": "3",
+        "samples": "6400",
+        "MAE": "0.320",
+        "readability": "0.032",
+    }
+    assert "WGAN-GP" not in overview  # not finished, so not evaluated
+    background = by(table(parts["MAE per background colour"]), "series")
+    assert background["Baseline"]["yellow"] == "0.640 (1)" and background["Baseline"]["red"] == "0.320 (2)"
+    assert background["Part 1 (supervised G)"]["green"] == "0.100 (1)"
+    assert background["LRx10"]["red"] == "0.200 (1)"
+    text = by(table(parts["MAE per text colour"]), "series")
+    assert text["+MBD"]["white"] == "0.280 (1)" and text["+MBD"]["blue"] == "0.210 (8)"
+    chars = by(table(parts["MAE per character"]), "series")
+    assert list(chars["Baseline"])[2:12] == list("0123456789")  # digits: what every series draws
+    assert chars["Baseline"]["8"] == "0.370 (1)" and chars["Baseline"]["hardest 3"].startswith("8 0.370, ")
+    assert chars["Part 1 (supervised G)"]["seeds"] == "1"
+    # The first series' first seed's evaluation figure and numbers are copied and shown.
+    assert (out / "evaluation_baseline.png").read_bytes() == b"figure of baseline seed 0"
+    assert "![evaluation of Baseline](evaluation_baseline.png)" in report["page"]
+    csv = (out / "evaluation.csv").read_text().splitlines()
+    assert "baseline,Baseline,1,6400,background,yellow,0.64" in csv
+
+
+def test_progress_goes_through_the_progress_callback(report):
+    messages = report["messages"]
+    assert messages[0].startswith("reading the runs below")
+    assert sum("not evaluated" in m or "cached" in m for m in messages) == 9  # every finished run
+    assert messages[-1].startswith("wrote ")
+
+
+def test_kept_records_regenerate_the_same_report(report):
+    out, runs = report["out"], report["runs"]
+    records = out / "runs"
+    assert (records / "baseline" / "seed=1" / "evaluation" / "evaluation.json").exists()
+    assert (records / "lrx10" / "seed=0" / "samples" / "epoch_0004.png").exists()  # shown, so kept
+    assert not (records / "lrx10" / "seed=0" / "samples" / "epoch_0003.png").exists()
+    assert not (records / "wgan").exists()  # only finished runs are kept
+    again = build_report(records, out, report["options"], progress=lambda m: None).read_text()
+    first, second = sections(report["page"]), sections(again)
+    assert set(first) == set(second)
+    for title in (
+        "Samples of the best and the worst series",
+        "Evaluation: colours and characters",
+        "MAE per background colour",
+        "MAE per text colour",
+        "MAE per character",
+    ):
+        assert first[title] == second[title], title
+    # The same tables without the unfinished run, which was not kept.
+    for title, key in (("MAE at equal training", "series"), ("Summary", "ablation")):
+        assert table(second[title]) == [r for r in table(first[title]) if r[key] not in ("WGAN-GP", "wgan")]
+    assert [r["series"] for r in table(second["What was run"])] == ["baseline", "shuffle", "mbd", "lrx10", "custom"]
+    assert runs.exists() and (out / "samples_best_lrx10.png").read_bytes() == b"lrx10 0 4"
+
+
+def test_report_command(tmp_path):
+    write_sweep(tmp_path / "sweep", evaluate=False)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "sweep"), "--no-evaluate", "--at-epoch", "3"])
+    assert result.exit_code == 0, result.output
+    page = tmp_path / "sweep" / "report" / "README.md"
+    assert result.stdout.strip() == f"wrote {page}"
+    assert "t2i report: reading the runs below" in result.stderr
+    text = page.read_text()
+    assert "| series | epoch 3 |" in text and "No evaluation yet" in text
+    bad = CliRunner().invoke(app, ["report", str(tmp_path / "sweep"), "--study", "nope"])
+    assert bad.exit_code == 2 and "unknown study 'nope'" in bad.stderr
+
+
+def untrained_run(cfg) -> Path:
+    """A finished run directory whose networks were saved untrained: enough for `t2i evaluate`, in seconds."""
+    from omegaconf import OmegaConf
+
+    from t2i.generate import locate
+    from t2i.models import build_generator, build_text_encoder
+
+    run = Path(cfg.run_dir)
+    run.mkdir(parents=True)
+    OmegaConf.save(cfg, run / "config.yaml")
+    (run / "metrics.csv").write_text("epoch,mae\n0,0.9\n1,0.8\n")
+    (run / "status.json").write_text(json.dumps({"status": "done"}))
+    weights = locate(run).weights_dir
+    weights.mkdir(parents=True)
+    m = cfg.model
+    build_text_encoder(m.text_encoder).save_weights(weights / "text_encoder.weights.h5")
+    build_generator(m.generator, m.text_encoder.features).save_weights(weights / "generator.weights.h5")
+    return run
+
+
+def test_a_finished_run_is_evaluated_once_then_read_from_its_cache(tiny_cfg, tmp_path):
+    run = untrained_run(tiny_cfg())
+    options = Options(at_epochs=(1, 2), samples=200)
+    messages: list[str] = []
+    page = build_report(tmp_path, tmp_path / "out", options, progress=messages.append).read_text()
+    cache = run / "evaluation" / "evaluation.json"
+    result = json.loads(cache.read_text())
+    assert result["samples"] == 200 and any(m.endswith("evaluating 200 samples") for m in messages)
+    overview = by(table(sections(page)["Evaluation: colours and characters"]), "series")
+    assert overview["Baseline"]["MAE"] == f"{result['mae']:.3f}" and overview["Baseline"]["samples"] == "200"
+    background = by(table(sections(page)["MAE per background colour"]), "series")["Baseline"]
+    assert background["black"].startswith(f"{result['mae_per_background']['black']:.3f} (")
+
+    stamp = cache.stat().st_mtime_ns
+    messages.clear()
+    assert build_report(tmp_path, tmp_path / "out", options, progress=messages.append).read_text() == page
+    assert any(m.endswith(": cached") for m in messages) and cache.stat().st_mtime_ns == stamp
+    # Another sample count needs a new evaluation.
+    build_report(tmp_path, tmp_path / "out", Options(samples=100), progress=messages.append)
+    assert json.loads(cache.read_text())["samples"] == 100
