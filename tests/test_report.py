@@ -252,6 +252,8 @@ def test_report_command(tmp_path):
     assert "| series | epoch 3 |" in text and "No evaluation yet" in text
     bad = CliRunner().invoke(app, ["report", str(tmp_path / "sweep"), "--study", "nope"])
     assert bad.exit_code == 2 and "unknown study 'nope'" in bad.stderr
+    inside = CliRunner().invoke(app, ["report", str(tmp_path / "sweep"), "--keep-runs", "--no-evaluate"])
+    assert inside.exit_code == 2 and "--keep-runs needs an output directory outside" in inside.stderr
 
 
 def untrained_run(cfg) -> Path:

@@ -66,6 +66,9 @@ def build_report(runs_dir, out_dir=None, options: Options = Options(), progress=
     out = runs_dir / "report" if out_dir is None else Path(out_dir)
     if not all(e >= 1 for e in options.at_epochs) or options.samples < 1:
         raise PlotError("--at-epoch and --samples must be at least 1")
+    if options.keep_runs and (out / "runs").resolve().is_relative_to(runs_dir.resolve()):
+        if (out / "runs").resolve() != runs_dir.resolve():  # the copies would be found as runs next time
+            raise PlotError(f"--keep-runs needs an output directory outside {runs_dir}; give -o")
     if options.findings is not None and not (out / options.findings).exists():
         raise PlotError(f"--findings {options.findings}: no such file in {out}")
     plan = study.load(options.study) if options.study else None
