@@ -17,9 +17,6 @@ from omegaconf import OmegaConf
 
 from t2i.config import CONF_DIR, validate
 
-# The reference study's series, in its order; `t2i sweep` runs these unless told otherwise.
-STUDY = "baseline,shuffle,mbd,shuffle_mbd,lrx10,adam_params,img_noise,full_vocab,increment_vocab,rnn_init,wgan"
-
 
 def task(cfg) -> dict:
     """One run of the sweep, in a launcher's worker. Never raises: failures become a status."""
@@ -59,21 +56,21 @@ def _hydra_entry(cfg):
 
 
 def run_sweep(overrides: list[str]) -> Path:
-    """Launch the multirun and return the sweep directory."""
-    overrides = list(overrides)
-    keys = {o.split("=", 1)[0].lstrip("+~") for o in overrides if "=" in o}
-    if "ablation" not in keys:
-        overrides.append(f"+ablation={STUDY}")
-    argv = sys.argv
-    sys.argv = [argv[0], "--multirun", *overrides]
-    try:
-        _hydra_entry()
-    except SystemExit as exc:  # Hydra exits on config errors after printing them
-        if exc.code not in (0, None):
-            raise
-    finally:
-        sys.argv = argv
-    return sweep_dir(overrides)
+    """Launch the multirun(s) the overrides stand for (a +study=NAME is several) and return the sweep directory."""
+    from t2i.study import multiruns
+
+    sweeps = multiruns(list(overrides))
+    for one in sweeps:
+        argv = sys.argv
+        sys.argv = [argv[0], "--multirun", *one]
+        try:
+            _hydra_entry()
+        except SystemExit as exc:  # Hydra exits on config errors after printing them
+            if exc.code not in (0, None):
+                raise
+        finally:
+            sys.argv = argv
+    return sweep_dir(sweeps[0])
 
 
 def sweep_dir(overrides: list[str]) -> Path:
