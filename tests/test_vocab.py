@@ -26,10 +26,10 @@ def test_chars_round_trip_every_pair():
         ids = vocab.encode_chars(a + b)
         assert ids.dtype == np.int32 and ids.shape == (2,)
         assert vocab.decode_chars(ids) == a + b
-    # Ids are over the full alphabet whatever the vocabulary, so encoders transfer between vocabularies.
-    np.testing.assert_array_equal(vocab.encode_chars("aZ"), [10, 61])
-    np.testing.assert_array_equal(vocab.encode_chars("09", vocab_size=10), [0, 9])
-    np.testing.assert_array_equal(vocab.encode_chars("a0", vocab_size=11), [10, 0])
+    # Tokens are over the full alphabet whatever the vocabulary, so encoders transfer between vocabularies.
+    np.testing.assert_array_equal(vocab.encode_chars("aZ"), [11, 62])
+    np.testing.assert_array_equal(vocab.encode_chars("09", vocab_size=10), [1, 10])
+    np.testing.assert_array_equal(vocab.encode_chars("a0", vocab_size=11), [11, 1])
 
 
 def test_spec_round_trip_every_colour_pair():
@@ -41,8 +41,8 @@ def test_spec_round_trip_every_colour_pair():
         assert ids.dtype == np.int32 and ids.shape == (vocab.SPEC_LENGTH,)
         assert vocab.decode_spec(ids) == text
         assert vocab.parse_spec(text) == (bg, fg)
-        assert ids[1] - vocab.COLOUR_WORD_OFFSET == COLOURS.index(bg) == vocab.colour_id(bg)
-        assert ids[4] - vocab.COLOUR_WORD_OFFSET == COLOURS.index(fg)
+        assert vocab.SPEC_WORDS[ids[1] - 1] == f"{bg}," and vocab.SPEC_WORDS[ids[3] - 1] == fg
+        assert tuple(vocab.spec_colours(ids)) == (COLOURS.index(bg), COLOURS.index(fg))
         seen.add(tuple(ids))
     assert len(seen) == 64
 

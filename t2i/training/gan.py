@@ -128,24 +128,29 @@ class ConditionalGAN(keras.Model):
         self.d_loss[name].update_state(loss)
         self.d_acc[name].update_state(accuracy)
 
-    def _g_step(self, batch, seed):
-        feats = tf.stop_gradient(self.features(batch))
+    def g_objective(self, batch, feats, seed):
+        """G's loss on a batch: D's judgement of its images (D in training mode, as in the reference)."""
         s = tf.random.experimental.stateless_split(seed, 3)
         d_training = self.cfg.g_step_d_training
-        with tf.GradientTape() as tape:
-            images = self.generate(feats, s[0], training=True)
-            loss = self.g_loss_fn(self.discriminator([images, feats], training=d_training))
-            if self.cfg.l1_weight > 0:
-                loss += self.cfg.l1_weight * tf.reduce_mean(tf.abs(images - batch["images"]))
-            if self.cfg.interpolation_weight > 0:
-                # GAN-INT: embeddings between two texts have no real image, only D's judgement.
-                beta = self.cfg.interpolation_beta
-                mixed = beta * feats + (1.0 - beta) * _permute(feats, s[1])
-                mixed_images = self.generate(mixed, s[2], training=True)
-                loss += self.cfg.interpolation_weight * self.g_loss_fn(
-                    self.discriminator([mixed_images, mixed], training=d_training)
-                )
+        images = self.generate(feats, s[0], training=True)
+        loss = self.g_loss_fn(self.discriminator([images, feats], training=d_training))
+        if self.cfg.l1_weight > 0:
+            loss += self.cfg.l1_weight * tf.reduce_mean(tf.abs(images - batch["images"]))
+        if self.cfg.interpolation_weight > 0:
+            # GAN-INT: embeddings between two texts have no real image, only D's judgement.
+            beta = self.cfg.interpolation_beta
+            mixed = beta * feats + (1.0 - beta) * _permute(feats, s[1])
+            mixed_images = self.generate(mixed, s[2], training=True)
+            loss += self.cfg.interpolation_weight * self.g_loss_fn(
+                self.discriminator([mixed_images, mixed], training=d_training)
+            )
+        return loss
+
+    def _g_step(self, batch, seed):
+        feats = tf.stop_gradient(self.features(batch))
         g_vars = self.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            loss = self.g_objective(batch, feats, seed)
         self.g_optimizer.apply_gradients(zip(tape.gradient(loss, g_vars), g_vars))
         return loss
 

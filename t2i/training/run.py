@@ -1,16 +1,15 @@
 """One GAN run from config to finished run directory, resumable at any epoch.
 
-Run directory: config.yaml (resolved), status.json, metrics.csv (one row per epoch, 0-based `epoch`),
-tensorboard/, samples/epoch_XXXX.png, checkpoints/ (exact resume state + the weights `generate` loads).
+The run directory's layout and the checks before a resume are in rundir.py; the checkpoint in state.py.
 """
 
 from __future__ import annotations
 
-import csv
-import math
-import os
+import signal
+import sys
 import time
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 import keras
@@ -23,7 +22,20 @@ from t2i.training import callbacks as cb
 from t2i.training import setup, state
 from t2i.training.gan import ConditionalGAN
 from t2i.training.pretrain import ensure_pretrained
-from t2i.training.rundir import RunDirError, check_run_dir, claim, read_status, write_status  # noqa: F401
+from t2i.training.rundir import (  # noqa: F401  (RunDirError: where callers have always imported it from)
+    RunDirError,
+    RunInterrupted,
+    check_run_dir,
+    claim,
+    read_metrics,
+    read_status,
+    resume_point,
+    running_fields,
+    summarise,
+    truncate_metrics,
+    write_status,
+)
+from t2i.training.state import CheckpointError
 
 
 def build_gan(cfg, text_encoder_weights: Path | None) -> ConditionalGAN:
@@ -36,105 +48,168 @@ def build_gan(cfg, text_encoder_weights: Path | None) -> ConditionalGAN:
     gan = ConditionalGAN(te, g, d, cfg.gan, latent_dim=m.generator.latent_dim)
     t = cfg.trainer
     gan.compile(
-        d_optimizer=make_optimizer(cfg.optimizer),
-        g_optimizer=make_optimizer(cfg.optimizer),
+        d_optimizer=make_optimizer(cfg.optimizer, cfg.optimizer.d_lr_factor, cfg.trainer.steps_per_epoch),
+        g_optimizer=make_optimizer(cfg.optimizer, 1.0, cfg.trainer.steps_per_epoch),
         steps_per_execution=t.steps_per_execution or t.steps_per_epoch,
         jit_compile=t.jit_compile,
     )
     return gan
 
 
-def make_optimizer(opt):
+@keras.saving.register_keras_serializable("t2i")
+class UpdateStepDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """The reference's schedule: rate x factor ** floor((1 + updates) / every), in the optimizer's own updates.
+
+    D makes several updates per GAN step and G skips the D-only epochs, so their rates decay at different
+    epochs, as they did in the reference.
+    """
+
+    def __init__(self, rate: float, every: int, factor: float):
+        self.rate, self.every, self.factor = rate, every, factor
+
+    def __call__(self, step):
+        exponent = keras.ops.floor((keras.ops.cast(step, "float32") + 1.0) / self.every)
+        return self.rate * keras.ops.power(self.factor, exponent)
+
+    def get_config(self):
+        return {"rate": self.rate, "every": self.every, "factor": self.factor}
+
+
+def make_optimizer(opt, rate_factor: float = 1.0, steps_per_epoch: int = 32):
+    rate = opt.learning_rate * rate_factor
+    if opt.decay == "updates":
+        rate = UpdateStepDecay(rate, opt.decay_every * steps_per_epoch, opt.decay_factor)
     if opt.name == "rmsprop":
-        return keras.optimizers.RMSprop(opt.learning_rate)
-    return keras.optimizers.Adam(opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2)
-
-
-def _truncate_metrics(path: Path, epochs_done: int) -> None:
-    """Drop rows of epochs after the last checkpoint (logged, then lost in a crash)."""
-    if not path.exists():
-        return
-    with open(path, newline="") as fh:
-        rows = list(csv.reader(fh))
-    if not rows:
-        return
-    header, body = rows[0], rows[1:]
-    keep = [r for r in body if len(r) == len(header) and r[0].isdigit() and int(r[0]) < epochs_done]
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as fh:
-        csv.writer(fh).writerows([header, *keep])
-    os.replace(tmp, path)
+        return keras.optimizers.RMSprop(rate)
+    return keras.optimizers.Adam(rate, beta_1=opt.beta_1, beta_2=opt.beta_2)
 
 
 def train(cfg) -> dict:
-    """Train (or resume, or skip if finished) the run `cfg` describes; returns its final status."""
+    """Train (or resume, or skip if finished) the run `cfg` describes; returns its final status with
+    `outcome`: done, resumed or skipped. Damage found before training (DamagedRunDir, CheckpointError) leaves
+    every file as it was; Ctrl-C or SIGTERM records `interrupted` and raises RunInterrupted."""
     run_dir = Path(cfg.run_dir)
-    mode = check_run_dir(cfg)
-    if mode == "done":
-        return {**read_status(run_dir), "skipped": True}
+    if check_run_dir(cfg) == "done":
+        return _skipped(run_dir)
+    # The cache first: a cache_dir that cannot be created must fail before the run directory exists.
+    Path(cfg.cache_dir).mkdir(parents=True, exist_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
-    with claim(run_dir):
-        OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
-        started = time.time()
-        write_status(run_dir, status="running", reason=None, pid=os.getpid())
+    with claim(run_dir), _signals_interrupt():
+        if check_run_dir(cfg) == "done":  # finished by another process while we waited for nothing
+            return _skipped(run_dir)
+        start = resume_point(cfg)
+        if start is None:  # nothing to restore: say `running` now, as Part 1 may train first for minutes
+            _mark_running(cfg, run_dir)
         try:
-            result = _fit(cfg, run_dir, mode)
+            session = _Session(cfg, run_dir, restore=start is not None)
+        except CheckpointError:
+            raise  # before anything was written
         except BaseException as exc:
-            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            write_status(run_dir, status="failed", reason=reason, traceback=traceback.format_exc()[-4000:])
+            _mark_stopped(run_dir, exc)
+            raise
+        if start is not None:
+            _mark_running(cfg, run_dir)
+        started = time.time()
+        try:
+            result = session.fit()
+        except BaseException as exc:
+            _mark_stopped(run_dir, exc)
+            if isinstance(exc, KeyboardInterrupt):
+                done = read_status(run_dir).get("epochs_done") or 0
+                raise RunInterrupted(
+                    f"{run_dir} interrupted after epoch {done}; rerun the same command to resume"
+                ) from None
             raise
         minutes = read_status(run_dir).get("minutes", 0.0) + (time.time() - started) / 60
         write_status(run_dir, status="done", reason=None, minutes=round(minutes, 3), **result)
-        return read_status(run_dir)
+        return {**read_status(run_dir), "outcome": "resumed" if session.initial_epoch else "done"}
 
 
-def _fit(cfg, run_dir: Path, mode: str) -> dict:
-    setup.configure(cfg.trainer, cfg.seed)
-    te_weights = None
-    if cfg.gan.text_encoder_init == "pretrained":
-        te_weights = ensure_pretrained(cfg, verbose=cfg.trainer.verbose) / "text_encoder.weights.h5"
-    setup.configure(cfg.trainer, cfg.seed)  # pretraining reseeds; a run's own draws start from its seed
-    sampler = TextImageSampler(cfg.data.vocab_size, cfg.data.image_size, cfg.cache_dir)
-    evalset = eval_set(sampler, cfg.data.eval_samples)
-    gan = build_gan(cfg, te_weights)
+def _skipped(run_dir: Path) -> dict:
+    return {**read_status(run_dir), "outcome": "skipped", "skipped": True}
 
-    initial_epoch = 0
-    ckpt = run_dir / "checkpoints" / "state.npz"
-    if mode == "resume" and ckpt.exists():
-        initial_epoch = state.load_state(ckpt, state.training_variables(gan))
-    _truncate_metrics(run_dir / "metrics.csv", initial_epoch)
 
-    writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "samples"))
-    callbacks = [
-        cb.EpochSchedule(cfg),
-        cb.Evaluation(evalset),
-        keras.callbacks.CSVLogger(str(run_dir / "metrics.csv"), append=True),
-        keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
-        cb.SampleGrid(evalset, run_dir / "samples", writer, cfg.trainer.sample_every),
-        cb.HParams(cfg, run_dir / "tensorboard", run_dir / "metrics.csv"),
-        cb.Checkpoint(run_dir, cfg.trainer.checkpoint_every, lambda e: write_status(run_dir, epochs_done=e)),
-    ]
-    if cfg.trainer.verbose:
-        callbacks.insert(3, cb.Progress(f"{cfg.name} seed={cfg.seed}"))
-    if initial_epoch < cfg.trainer.epochs:
-        gan.fit(
-            gan_dataset(sampler, cfg, start_step=initial_epoch * cfg.trainer.steps_per_epoch),
-            epochs=cfg.trainer.epochs,
-            initial_epoch=initial_epoch,
-            steps_per_epoch=cfg.trainer.steps_per_epoch,
-            verbose=0,
-            shuffle=False,
-            callbacks=callbacks,
-        )
-    return summarise_metrics(run_dir / "metrics.csv")
+def _mark_running(cfg, run_dir: Path) -> None:
+    OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+    write_status(run_dir, **running_fields())
+
+
+def _mark_stopped(run_dir: Path, exc: BaseException) -> None:
+    if isinstance(exc, KeyboardInterrupt):
+        write_status(run_dir, status="interrupted", reason=str(exc) or "Ctrl-C")
+        return
+    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    write_status(run_dir, status="failed", reason=reason, traceback=traceback.format_exc()[-4000:])
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's preemption, `kill`): stop as Ctrl-C does, so the run is marked resumable."""
+
+
+@contextmanager
+def _signals_interrupt():
+    def handler(signum, frame):
+        raise Terminated(signal.Signals(signum).name)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (some launchers' workers): leave signals as they are
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _Session:
+    """The networks, data and callbacks of one run, restored to its checkpoint."""
+
+    def __init__(self, cfg, run_dir: Path, restore: bool):
+        self.cfg, self.run_dir = cfg, run_dir
+        setup.configure(cfg.trainer, cfg.seed)
+        te_weights = None
+        if cfg.gan.text_encoder_init == "pretrained" and not restore:  # a checkpoint holds the encoder already
+            te_weights = ensure_pretrained(cfg, verbose=cfg.trainer.verbose) / "text_encoder.weights.h5"
+            setup.configure(cfg.trainer, cfg.seed)  # pretraining reseeds; a run's own draws start from its seed
+        self.sampler = TextImageSampler(cfg.data.vocab_size, cfg.data.image_size, cfg.cache_dir)
+        self.evalset = eval_set(self.sampler, cfg.data.eval_samples)
+        self.gan = build_gan(cfg, te_weights)
+        self.checkpoint = state.RunCheckpoint(self.gan, run_dir)
+        self.initial_epoch = self.checkpoint.restore() if restore else 0
+
+    def fit(self) -> dict:
+        cfg, run_dir = self.cfg, self.run_dir
+        dropped = truncate_metrics(run_dir / "metrics.csv", self.initial_epoch)
+        if self.initial_epoch or dropped:
+            note = f" (dropping {dropped} logged epochs the interruption left without a checkpoint)" if dropped else ""
+            print(f"t2i: resuming {run_dir} after epoch {self.initial_epoch}{note}", file=sys.stderr, flush=True)
+        writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "samples"))
+        callbacks = [
+            cb.EpochSchedule(cfg),
+            cb.Evaluation(self.evalset),
+            cb.MetricsLog(run_dir / "metrics.csv"),
+            keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
+            cb.SampleGrid(self.evalset, run_dir / "samples", writer, cfg.trainer.sample_every),
+            cb.HParams(cfg, run_dir / "tensorboard", run_dir / "metrics.csv"),
+            cb.Checkpoint(
+                self.checkpoint, run_dir, cfg.trainer.checkpoint_every, lambda e: write_status(run_dir, epochs_done=e)
+            ),
+        ]
+        if cfg.trainer.verbose:
+            callbacks.insert(3, cb.Progress(f"{cfg.name} seed={cfg.seed}"))
+        if self.initial_epoch < cfg.trainer.epochs:
+            self.gan.fit(
+                gan_dataset(self.sampler, cfg, start_step=self.initial_epoch * cfg.trainer.steps_per_epoch),
+                epochs=cfg.trainer.epochs,
+                initial_epoch=self.initial_epoch,
+                steps_per_epoch=cfg.trainer.steps_per_epoch,
+                verbose=0,
+                shuffle=False,
+                callbacks=callbacks,
+            )
+        return summarise_metrics(run_dir / "metrics.csv")
 
 
 def summarise_metrics(path: Path) -> dict:
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    maes = [float(r["mae"]) for r in rows]
-    return {
-        "epochs_done": len(rows),
-        "final_mae": maes[-1] if maes else math.nan,
-        "best_mae": min(maes) if maes else math.nan,
-    }
+    return summarise(read_metrics(path))
