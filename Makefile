@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 T2I := $(VENV)/bin/t2i
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-slow demo study study-report lint bench tensorboard clean
+.PHONY: install test test-slow demo study study-report parity lint bench tensorboard clean
 
 install: $(STAMP)
 
@@ -30,6 +30,13 @@ demo: install
 study: install
 	-$(T2I) sweep +study=reference sweep.workers=2 trainer.threads=1
 	$(MAKE) study-report
+
+# Parity with the reference's own code (targets in t2i/parity.py): LRx10 for 60 epochs and the study's Baseline
+# for 250, three seeds each, after the 480-epoch Part 1. Resumable; exit 3 while runs are missing.
+parity: install
+	-$(T2I) sweep '+ablation=lrx10' seed=0,1,2 trainer.epochs=60 sweep.name=parity sweep.workers=2 trainer.threads=1
+	-$(T2I) sweep '+ablation=baseline' seed=0,1,2 sweep.name=ablation_study sweep.workers=2 trainer.threads=1
+	$(T2I) parity runs
 
 STUDY_DIR := experiments/ablation_study
 study-report: install
