@@ -478,7 +478,8 @@ def _gan_int(cfg, request):
     """Interpolating a text with itself (beta 1) must count G's own loss twice; halfway it must not."""
     deterministic = ["gan.g_step_d_training=false"]
     runs_root = cfg.runs_root
-    (own,) = _g_objectives(tiny(runs_root, "+ablation=gan_int", "gan.interpolation_beta=1.0", *deterministic), request, 1)
+    self_mix = tiny(runs_root, "+ablation=gan_int", "gan.interpolation_beta=1.0", *deterministic)
+    (own,) = _g_objectives(self_mix, request, 1)
     (base,) = _g_objectives(tiny(runs_root, *deterministic), request, 1)
     (halfway,) = _g_objectives(tiny(runs_root, "+ablation=gan_int", *deterministic), request, 1)
     assert own == pytest.approx(2 * base, rel=1e-5)

@@ -44,7 +44,8 @@ def test_command_exit_codes(tmp_path, monkeypatch):
     for seed in range(3):
         _lrx10(root, seed, 0.2, 0.15)
     result = CliRunner().invoke(app, ["parity", str(root)])
-    assert result.exit_code == 3 and "| lrx10 MAE at epoch 60 | ≤ 0.2 | 0.150, 0.150, 0.150 | 0.150 | met |" in result.output
+    assert result.exit_code == 3
+    assert "| lrx10 MAE at epoch 60 | ≤ 0.2 | 0.150, 0.150, 0.150 | 0.150 | met |" in result.output
     for seed in range(3):
         write_run(root / "baseline" / f"seed={seed}", "baseline", "Baseline", seed, [0.35] * 250, 1.0, epochs=250)
     _pretrained(cache, 0.05)
