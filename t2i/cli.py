@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -17,17 +18,54 @@ def fail(message: str, code: int = 2):
     raise typer.Exit(code)
 
 
-def _known_errors():
+def _known_errors() -> tuple:
+    """Errors a user causes or can fix; each is reported as one line. Modules that import TensorFlow are
+    only asked for their errors once something has imported them."""
     from t2i.config import ConfigError
     from t2i.data.vocab import VocabularyError
+    from t2i.generate import ModelLoadError, UsageError
+    from t2i.training.rundir import RunDirError
 
-    errors = [ConfigError, VocabularyError, FileNotFoundError]
-    if "t2i.training.run" in sys.modules:
-        from t2i.training.run import RunDirError
+    errors = [ConfigError, VocabularyError, RunDirError, ModelLoadError, UsageError]
+    if "t2i.training.state" in sys.modules:
         from t2i.training.state import CheckpointError
 
-        errors += [RunDirError, CheckpointError]
+        errors.append(CheckpointError)
+    if "t2i.training.setup" in sys.modules:
+        from t2i.training.setup import SetupError
+
+        errors.append(SetupError)
     return tuple(errors)
+
+
+def _failed_check() -> tuple:
+    """Work that ran and failed its own check (exit 1, not 2: the command was right)."""
+    if "t2i.training.pretrain" in sys.modules:
+        from t2i.training.pretrain import PretrainingRejected
+
+        return (PretrainingRejected,)
+    return ()
+
+
+def _os_error(exc: OSError) -> str:
+    return f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+
+
+@contextmanager
+def user_errors():
+    """One line `t2i: error: ...` instead of a traceback for anything a user can cause or fix."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        if isinstance(exc, _failed_check()):
+            fail(exc, code=1)
+        if isinstance(exc, _known_errors()):
+            fail(exc)
+        if isinstance(exc, OSError):  # a path that cannot be created, read or written, a full disk
+            fail(_os_error(exc))
+        raise
 
 
 def _compose(overrides):
@@ -43,14 +81,16 @@ def _compose(overrides):
 def train(overrides: list[str] | None = OVERRIDES):
     """Train one GAN run (Part 2); resumes an interrupted run, skips a finished one."""
     cfg = _compose(overrides)
-    from t2i.training.run import RunDirError
-    from t2i.training.run import train as run_train
-    from t2i.training.state import CheckpointError
+    from t2i.training.rundir import RunInterrupted
 
-    try:
-        status = run_train(cfg)
-    except (RunDirError, CheckpointError) as exc:
-        fail(exc)
+    with user_errors():
+        from t2i.training.run import train as run_train
+
+        try:
+            status = run_train(cfg)
+        except RunInterrupted as exc:
+            typer.echo(f"t2i: {exc}", err=True)
+            raise typer.Exit(130) from None
     if status.get("skipped"):
         typer.echo(f"t2i: {cfg.run_dir} is already complete ({status.get('epochs_done')} epochs); nothing to do")
     else:
@@ -66,13 +106,17 @@ def pretrain(
     cfg = _compose(overrides)
     import json
 
-    from t2i.training import setup
-    from t2i.training.pretrain import ensure_pretrained
+    with user_errors():
+        from t2i.training import setup
+        from t2i.training.pretrain import ensure_pretrained
 
-    setup.configure(cfg.trainer, cfg.seed)
-    entry = ensure_pretrained(cfg, verbose=True, force=force)
-    result = json.loads((entry / "result.json").read_text())
-    typer.echo(f"t2i: pretrained text encoder in {entry}  (MAE {result['mae']:.4f} after {result['epochs']} epochs)")
+        setup.configure(cfg.trainer, cfg.seed)
+        entry = ensure_pretrained(cfg, verbose=True, force=force)
+        result = json.loads((entry / "result.json").read_text())
+    typer.echo(
+        f"t2i: pretrained text encoder in {entry}  (held-out MAE {result['mae']:.4f}, weights of epoch "
+        f"{result['epochs']})"
+    )
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -83,18 +127,18 @@ def sweep(overrides: list[str] | None = OVERRIDES):
     (default, local processes; sweep.workers=N), submitit_slurm, or ray.
     """
     overrides = list(overrides or [])
-    from t2i.config import ConfigError
-    from t2i.sweep import format_table, run_sweep, status_table
+    from t2i.sweep import SUCCESS, format_table, run_sweep
 
-    try:
-        root = run_sweep(overrides)
-    except ConfigError as exc:
-        fail(exc)
-    rows = status_table(root)
+    with user_errors():
+        try:
+            rows = run_sweep(overrides)
+        except KeyboardInterrupt:
+            typer.echo("t2i: sweep interrupted; rerun the same command to resume (finished runs are skipped)", err=True)
+            raise typer.Exit(130) from None
     typer.echo(format_table(rows))
-    failed = [r for r in rows if r["status"] != "done"]
-    if failed:
-        typer.echo(f"t2i: {len(failed)} of {len(rows)} runs did not finish; see their status.json", err=True)
+    unfinished = [r for r in rows if r["outcome"] not in SUCCESS]
+    if unfinished:
+        typer.echo(f"t2i: {len(unfinished)} of {len(rows)} runs of this sweep did not finish (table above)", err=True)
         raise typer.Exit(1)
 
 
@@ -163,6 +207,20 @@ MODEL_PATH = typer.Argument(..., help="A run directory, its checkpoints/ directo
 
 
 @app.command()
+def parity(
+    runs_dirs: list[Path] = typer.Argument(..., help="directories holding the Baseline and LRx10 runs"),
+):
+    """Check the parity targets against the reference (exit 1 if one is missed, 3 while runs are pending)."""
+    from t2i import parity as checks
+
+    with user_errors():
+        rows = checks.check(runs_dirs, checks.default_cache_dir())
+    typer.echo(checks.format_rows(rows))
+    verdicts = {r["verdict"] for r in rows}
+    raise typer.Exit(1 if "missed" in verdicts else 3 if "pending" in verdicts else 0)
+
+
+@app.command()
 def generate(
     run: Path = MODEL_PATH,
     texts: list[str] = typer.Argument(..., help="Two-character texts in the model's vocabulary, e.g. 42 07."),
@@ -174,13 +232,10 @@ def generate(
     steps: int = typer.Option(8, "--steps", help="Images in the --interpolate strip."),
 ):
     """Generate images for texts with a trained generator: truth | generated per text, or an interpolation strip."""
-    from t2i.data.vocab import VocabularyError
-    from t2i.generate import ModelLoadError, UsageError, generate_command
+    from t2i.generate import generate_command
 
-    try:
+    with user_errors():
         path = generate_command(run, texts, bg, fg, spec, output, interpolation=interpolate, steps=steps)
-    except (ModelLoadError, UsageError, VocabularyError) as exc:
-        fail(exc)
     typer.echo(f"wrote {path}")
 
 
@@ -202,14 +257,11 @@ def evaluate(
     """
     from t2i.evaluation import evaluate as run_evaluation
     from t2i.evaluation import format_table
-    from t2i.generate import ModelLoadError
 
     if samples < 1:
         fail(f"--samples must be at least 1, got {samples}")
-    try:
+    with user_errors():
         result = run_evaluation(run, samples=samples, output_dir=output_dir, verbose=True)
-    except ModelLoadError as exc:
-        fail(exc)
     typer.echo(format_table(result))
     for path in result["files"]:
         typer.echo(f"wrote {path}")
@@ -238,8 +290,12 @@ def bench(
 def main():
     try:
         app()
-    except _known_errors() as exc:
-        fail(exc)
+    except Exception as exc:  # raised outside a command's own handling; still one line, never a traceback
+        if not isinstance(exc, (*_known_errors(), *_failed_check(), OSError)):
+            raise
+        message = _os_error(exc) if isinstance(exc, OSError) else str(exc)
+        print(f"t2i: error: {' '.join(message.split())}", file=sys.stderr)
+        sys.exit(1 if isinstance(exc, _failed_check()) else 2)
 
 
 if __name__ == "__main__":

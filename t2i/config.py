@@ -124,7 +124,7 @@ class TrainerConfig:
     checkpoint_every: int = 1
     steps_per_execution: int = 0  # GAN steps fused into one graph call; 0: a whole epoch
     jit_compile: bool = False  # XLA for the GAN step
-    precision: str = "float32"  # float32 | bfloat16 | mixed_float16
+    precision: str = "float32"  # float32 | bfloat16 (mixed_float16 needs loss scaling, which t2i lacks)
     deterministic: bool = True
     threads: int = 0  # 0: TensorFlow's default
     verbose: bool = True
@@ -137,6 +137,10 @@ class PretrainConfig:
     batch_size: int = 64
     learning_rate: float = 1e-3
     vocab_size: int = 62
+    max_mae: float = 0.15  # a result with a worse held-out MAE is refused, never cached or used
+    divergence_factor: float = 2.0  # held-out loss or MAE above this x its best so far: diverged
+    max_recoveries: int = 3  # restores of the best weights after divergence before Part 1 stops there
+    recovery_lr_factor: float = 0.5  # learning-rate factor for each recovery after the first
 
 
 @dataclass
@@ -242,11 +246,15 @@ def validate(cfg: DictConfig) -> None:
         "gan.penalty.name": (cfg.gan.penalty.name, ("none", "gradient", "clip")),
         "gan.text_encoder_init": (cfg.gan.text_encoder_init, ("pretrained", "random")),
         "optimizer.name": (cfg.optimizer.name, ("adam", "rmsprop")),
-        "trainer.precision": (cfg.trainer.precision, ("float32", "bfloat16", "mixed_float16")),
+        # mixed_float16 is left out until the optimizers get loss scaling: without it small gradients
+        # underflow to zero in float16 and training silently stalls.
+        "trainer.precision": (cfg.trainer.precision, ("float32", "bfloat16")),
     }
     for key, (value, allowed) in choices.items():
         if value not in allowed:
             raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}")
+    _check_ranges(cfg)
+    _check_paths(cfg)
     for step in cfg.gan.d_substeps:
         if step not in ("fake", "real", "mismatched"):
             raise ConfigError(f"gan.d_substeps: unknown sub-step {step!r} (fake, real, mismatched)")
@@ -263,6 +271,81 @@ def validate(cfg: DictConfig) -> None:
             f"model.generator.block_filters has {blocks} blocks, which makes {4 * 2 ** (blocks + 1)}px images, "
             f"but data.image_size={cfg.data.image_size}"
         )
-    for key in ("trainer.epochs", "trainer.steps_per_epoch", "data.batch_size", "pretrain.steps_per_epoch"):
-        if OmegaConf.select(cfg, key) < 1:
-            raise ConfigError(f"{key} must be >= 1")
+
+
+# Numeric keys and the values that make sense, checked before any work: a zero that would only divide by
+# zero after pretraining and an epoch must fail at once. Keys another version may lack are skipped.
+_AT_LEAST_1 = (
+    "trainer.epochs",
+    "trainer.steps_per_epoch",
+    "trainer.sample_every",
+    "trainer.checkpoint_every",
+    "data.batch_size",
+    "data.eval_samples",
+    "data.curriculum.every",
+    "pretrain.epochs",
+    "pretrain.steps_per_epoch",
+    "pretrain.batch_size",
+    "model.text_encoder.features",
+)
+_AT_LEAST_0 = (
+    "trainer.steps_per_execution",
+    "trainer.threads",
+    "sweep.workers",
+    "gan.d_only_epochs",
+    "data.curriculum.start_epoch",
+    "pretrain.max_recoveries",
+    "model.discriminator.image_noise",
+)
+_POSITIVE = ("optimizer.learning_rate", "optimizer.decay_factor", "pretrain.learning_rate", "pretrain.max_mae")
+_FRACTION = ("model.discriminator.dropout", "pretrain.recovery_lr_factor")  # in [0, 1)
+
+
+def _check_ranges(cfg) -> None:
+    def each(keys):
+        for key in keys:
+            value = OmegaConf.select(cfg, key, default=None)
+            if value is not None:
+                yield key, value
+
+    for key, value in each(_AT_LEAST_1):
+        if value < 1:
+            raise ConfigError(f"{key} must be >= 1, got {value}")
+    for key, value in each(_AT_LEAST_0):
+        if value < 0:
+            raise ConfigError(f"{key} must be >= 0, got {value}")
+    for key, value in each(_POSITIVE):
+        if not value > 0:
+            raise ConfigError(f"{key} must be > 0, got {value}")
+    for key, value in each(_FRACTION):
+        if not 0 <= value < 1:
+            raise ConfigError(f"{key} must be in [0, 1), got {value}")
+    factor = OmegaConf.select(cfg, "pretrain.divergence_factor", default=None)
+    if factor is not None and not factor > 1:
+        raise ConfigError(f"pretrain.divergence_factor must be > 1, got {factor}")
+
+
+def _check_paths(cfg) -> None:
+    """run_dir, runs_root and cache_dir must be directories or creatable ones; checked without creating any."""
+    for key in ("run_dir", "runs_root", "cache_dir"):
+        value = OmegaConf.select(cfg, key, default=None)
+        if value:
+            problem = path_problem(Path(os.path.expanduser(str(value))))
+            if problem:
+                raise ConfigError(f"{key}={value}: {problem}")
+
+
+def path_problem(path: Path) -> str | None:
+    """Why `path` cannot be (or become) a directory this process writes into; None if it can."""
+    if path.exists():
+        if not path.is_dir():
+            return "is a file, not a directory"
+        return None if os.access(path, os.W_OK | os.X_OK) else "is not writable"
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"lies under {parent}, which is a file"
+            if not os.access(parent, os.W_OK | os.X_OK):
+                return f"cannot be created: {parent} is not writable"
+            return None
+    return None

@@ -191,6 +191,28 @@ def true_images(chars, spec, size: int) -> np.ndarray:
     return np.stack(renders)
 
 
+def output_path(output, default_name: str = "generated.png") -> Path:
+    """Where `-o` puts the figure, checked before any work and without creating anything: an existing
+    directory gets `default_name` inside it, a name without a suffix gets .png (as matplotlib would, so the
+    path reported is the one written); an unknown format or an unusable directory is a UsageError."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from t2i.config import path_problem
+
+    output = Path(output)
+    if output.is_dir():
+        output = output / default_name
+    elif not output.suffix:
+        output = output.with_suffix(".png")
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if output.suffix[1:].lower() not in formats:
+        raise UsageError(f"-o {output}: unknown image format '{output.suffix}' (use .png, .svg, .pdf or .jpg)")
+    problem = path_problem(output.parent)
+    if problem:
+        raise UsageError(f"-o {output}: {output.parent} {problem}")
+    return output
+
+
 def check_interpolation(texts: int, steps: int) -> None:
     if texts != 2:
         raise UsageError(f"--interpolate needs exactly two texts, got {texts}")
@@ -220,13 +242,14 @@ def generate_command(
     from t2i import images
 
     source = locate(run)
+    output = output_path(output)
     spec = resolve_spec(bg, fg, spec)
     chars, spec_ids = encode_texts(texts, spec, source.vocab_size)
     if interpolation:
         check_interpolation(len(chars), steps)  # before the slow part
     model, cfg, _ = load_model(source)
-    output = Path(output)
-    colours = f"{SPEC_WORDS[spec_ids[0][4]]} on {SPEC_WORDS[spec_ids[0][1]]}"
+    bg, fg = spec_colours(spec_ids[0])
+    colours = f"{COLOURS[fg]} on {COLOURS[bg]}"
     if interpolation:
         strip, alpha = interpolate(model, chars, spec_ids, steps)
         captions = [f"{texts[0]}" if a == 0 else f"{texts[1]}" if a == 1 else f"{a:.2f}" for a in alpha]

@@ -105,6 +105,20 @@ def test_generate_errors(run_dir, tmp_path):
     assert "does not exist" in invoke_error("evaluate", tmp_path / "missing")
 
 
+def test_generate_output_paths(run_dir, tmp_path):
+    """-o names exactly the file written: a directory gets generated.png inside, a bare name gets .png;
+    an unknown format or a directory under a file is one line before any work, and nothing is written."""
+    (tmp_path / "afile").write_text("mine")
+    assert "unknown image format '.xyz'" in invoke_error("generate", run_dir, "12", "-o", tmp_path / "out.xyz")
+    assert "which is a file" in invoke_error("generate", run_dir, "12", "-o", tmp_path / "afile" / "x" / "g.png")
+    assert "is a file, not a directory" in invoke_error("generate", run_dir, "12", "-o", tmp_path / "afile" / "g.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+    for given, written in [(tmp_path, tmp_path / "generated.png"), (tmp_path / "bare", tmp_path / "bare.png")]:
+        result = runner.invoke(app, ["generate", str(run_dir), "12", "-o", str(given)])
+        assert result.exit_code == 0, result.output
+        assert result.output.strip() == f"wrote {written}" and written.exists()
+
+
 def test_missing_and_corrupt_weights(run_dir, tmp_path):
     copy = tmp_path / "run"
     shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("tensorboard", "samples", "state.npz"))

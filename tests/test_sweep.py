@@ -1,4 +1,5 @@
-"""`t2i sweep` end to end in subprocesses: parallel local runs, skipping, failures, shared pretraining, Ray."""
+"""`t2i sweep` end to end in subprocesses: parallel local runs, skipping, failures, busy runs, shared pretraining,
+Ray; and config errors in any combination, caught before anything runs."""
 
 from __future__ import annotations
 
@@ -37,11 +38,16 @@ def check_sweep_runs_in_parallel_then_skips(tmp_path, names):
     for name in names:
         assert f"{name}/seed=0" in first.stdout
 
+    # An old failed run beside them (another sweep's, or an earlier attempt) is not this sweep's business.
+    (root / "old" / "seed=0").mkdir(parents=True)
+    (root / "old" / "seed=0" / "status.json").write_text(json.dumps({"status": "failed", "reason": "old"}))
     mtimes = {p: p.stat().st_mtime_ns for p in root.glob("**/metrics.csv")}
     second = sweep(tmp_path, f"+ablation={','.join(names)}", "sweep.workers=2", "sweep.name=all")
     assert second.returncode == 0, second.stderr[-3000:]
     assert {p: p.stat().st_mtime_ns for p in root.glob("**/metrics.csv")} == mtimes
     assert "epoch 1/2" not in second.stderr
+    table = second.stdout[second.stdout.index("final MAE") :]
+    assert table.count("skipped (already complete)") == len(names) and "old" not in table
 
 
 def test_sweep_runs_ablations_in_parallel_then_skips_them(tmp_path):
@@ -53,24 +59,51 @@ def test_sweep_runs_every_ablation_in_parallel_then_skips_them(tmp_path):
     check_sweep_runs_in_parallel_then_skips(tmp_path, available("ablation"))
 
 
-def test_one_failing_run_does_not_stop_the_others(tmp_path):
-    result = sweep(
-        tmp_path, "+ablation=baseline,shuffle", "model.discriminator.dropout=0.3,1.5", "optimizer.learning_rate=5e-5"
+def test_the_table_reports_exactly_this_sweeps_jobs(tmp_path):
+    """One run done, one diverging (failed, the others go on), one busy in another process; exit 1."""
+    from t2i.training.rundir import claim
+
+    busy = tmp_path / "runs" / "study" / "baseline" / "gan.d_only_epochs=0,optimizer.learning_rate=2e-05" / "seed=0"
+    with claim(busy):
+        result = sweep(tmp_path, "+ablation=baseline", "optimizer.learning_rate=5e-5,1e30,2e-5", "gan.d_only_epochs=0")
+    assert result.returncode == 1, result.stderr[-3000:]
+    rows = {line.split()[0]: line for line in result.stdout.splitlines() if "learning_rate=" in line.split(" ")[0]}
+    assert rows["baseline/gan.d_only_epochs=0,optimizer.learning_rate=5e-05/seed=0"].endswith(" done")
+    assert (
+        "failed (TrainingDiverged: non-finite"
+        in rows["baseline/gan.d_only_epochs=0,optimizer.learning_rate=1e+30/seed=0"]
     )
-    assert result.returncode == 1
+    assert rows["baseline/gan.d_only_epochs=0,optimizer.learning_rate=2e-05/seed=0"].endswith(
+        f"busy (pid {os.getpid()})"
+    )
     runs = statuses(tmp_path / "runs" / "study")
-    done = [k for k, s in runs.items() if s["status"] == "done"]
-    failed = [k for k, s in runs.items() if s["status"] == "failed"]
-    assert len(done) == 2 and all("dropout=0.3" in k for k in done)
-    assert len(failed) == 2 and all("rate=1.5" in runs[k]["reason"] for k in failed)
-    assert "failed" in result.stdout and "rate=1.5" in result.stdout
+    assert runs["baseline/gan.d_only_epochs=0,optimizer.learning_rate=1e+30/seed=0"]["status"] == "failed"
+    assert (
+        "baseline/gan.d_only_epochs=0,optimizer.learning_rate=2e-05/seed=0" not in runs
+    )  # a busy run's files are its owner's
+    assert "1 of 3" not in result.stderr and "2 of 3 runs of this sweep did not finish" in result.stderr
 
 
-def test_diverging_run_is_recorded_as_failed(tmp_path):
-    result = sweep(tmp_path, "+ablation=baseline", "optimizer.learning_rate=1e30", "gan.d_only_epochs=0")
-    assert result.returncode == 1
-    (status,) = statuses(tmp_path / "runs" / "study").values()
-    assert status["status"] == "failed" and "non-finite" in status["reason"]
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["+ablation=baseline,shufle"], "unknown ablation 'shufle' (available: adam_params, baseline"),
+        (["+ablation=baseline", "model.discriminator.dropout=0.3,1.5"], "dropout must be in [0, 1), got 1.5"),
+        (["+ablation=baseline", "trainer.epochs=2,0"], "trainer.epochs must be >= 1, got 0"),
+        (["+ablation=baseline", "trainer.nope=1,2"], "trainer.nope"),
+        (["+ablation=baseline", "trainer.verbose=true,false"], "would share the run directory"),
+    ],
+)
+def test_a_bad_combination_is_one_line_before_anything_runs(tmp_path, overrides, message):
+    from typer.testing import CliRunner
+
+    from t2i.cli import app
+
+    result = CliRunner().invoke(app, ["sweep", "budget=tiny", f"runs_root={tmp_path}", *overrides])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("t2i: error:") and message in lines[0], result.output
+    assert not any(tmp_path.iterdir())
 
 
 def test_ray_launcher_on_a_local_loopback_instance(tmp_path):
@@ -78,6 +111,7 @@ def test_ray_launcher_on_a_local_loopback_instance(tmp_path):
     result = sweep(tmp_path, "+ablation=baseline,mbd", "hydra/launcher=ray_local", "sweep.workers=2")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Ray" in result.stdout + result.stderr
+    assert result.stdout.count(" done") == 2
     runs = statuses(tmp_path / "runs" / "study")
     assert sorted(runs) == ["baseline/seed=0", "mbd/seed=0"]
     assert all(s["status"] == "done" for s in runs.values())

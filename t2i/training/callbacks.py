@@ -1,11 +1,13 @@
 """Everything around the GAN step that happens once an epoch, as Keras callbacks.
 
 Order matters: callbacks that add numbers to `logs` (schedule, evaluation) come before the ones that
-write them (CSV, TensorBoard, progress), and the checkpoint comes last so a saved epoch is a logged one.
+write them (metrics.csv, TensorBoard, progress), and the checkpoint comes last so a saved epoch is a logged one.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import sys
 import time
@@ -17,7 +19,7 @@ import tensorflow as tf
 
 from t2i import images
 from t2i.data.dataset import vocab_at_epoch
-from t2i.training import state
+from t2i.training import rundir
 
 
 class TrainingDiverged(RuntimeError):
@@ -107,16 +109,56 @@ class SampleGrid(keras.callbacks.Callback):
         self.writer.flush()
 
 
-class Checkpoint(keras.callbacks.Callback):
-    """Exact resume state every `every` epochs, plus the weights `t2i generate` loads."""
+class MetricsLog(keras.callbacks.Callback):
+    """metrics.csv: one row per epoch, written whole and flushed, continuing an existing file under its header.
 
-    def __init__(self, run_dir: Path, every: int, on_save=None):
+    Not Keras's CSVLogger: without validation data it adds an empty val_* column per metric, and when it
+    appends it never checks that the file's header matches its own columns.
+    """
+
+    def __init__(self, path: Path):
         super().__init__()
-        self.run_dir, self.every, self.on_save = run_dir, every, on_save
+        self.path = path
+        self.columns: list[str] | None = None
+
+    def on_train_begin(self, logs=None):
+        self.columns = rundir.metrics_header(self.path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        values = {"epoch": epoch, **{k: _number(v) for k, v in (logs or {}).items()}}
+        if self.columns is None:
+            self.columns = ["epoch", *sorted(k for k in values if k != "epoch")]
+            self._write(self.columns, mode="w")
+        new = [k for k in sorted(values) if k not in self.columns]
+        if new:  # a metric the file has no column for yet: widen it rather than drop the numbers
+            rundir.extend_metrics_header(self.path, new)
+            self.columns = [*self.columns, *new]
+        self._write([values.get(c, "") for c in self.columns])
+
+    def _write(self, row, mode="a"):
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerow(row)
+        with open(self.path, mode, newline="") as fh:
+            fh.write(out.getvalue())  # one write per line: a crash leaves whole lines or one partial last line
+
+
+def _number(value):
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
+    return value
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Every `every` epochs (and at the last): the exact resume state, the weights `t2i generate` loads,
+    then `on_save(epoch)`. It comes after MetricsLog, so a checkpointed epoch is always a logged one."""
+
+    def __init__(self, checkpoint, run_dir: Path, every: int, on_save=None):
+        super().__init__()
+        self.checkpoint, self.run_dir, self.every, self.on_save = checkpoint, run_dir, every, on_save
 
     def save(self, epoch: int) -> None:
+        self.checkpoint.save(epoch)
         ckpt = self.run_dir / "checkpoints"
-        state.save_state(ckpt / "state.npz", state.training_variables(self.model), epoch)
         for net in (self.model.text_encoder, self.model.generator, self.model.discriminator):
             tmp = ckpt / f"{net.name}.tmp.weights.h5"
             net.save_weights(tmp)
@@ -213,11 +255,9 @@ class HParams(keras.callbacks.Callback):
             hp.hparams(hparams_of(self.cfg), trial_id=f"{self.cfg.name}/seed={self.cfg.seed}")
 
     def on_train_end(self, logs=None):
-        import pandas as pd
-
-        mae = pd.read_csv(self.metrics_csv)["mae"]
+        summary = rundir.summarise(rundir.read_metrics(self.metrics_csv))
         writer = tf.summary.create_file_writer(str(self.log_dir))
         with writer.as_default():
-            tf.summary.scalar("final_mae", float(mae.iloc[-1]), step=len(mae))
-            tf.summary.scalar("best_mae", float(mae.min()), step=len(mae))
+            tf.summary.scalar("final_mae", summary["final_mae"], step=summary["epochs_done"])
+            tf.summary.scalar("best_mae", summary["best_mae"], step=summary["epochs_done"])
         writer.flush()

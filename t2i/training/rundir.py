@@ -145,8 +145,9 @@ def running_fields() -> dict:
 _COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def read_metrics(run_dir_or_file) -> pd.DataFrame:
-    """metrics.csv, checked: a header naming `epoch` and `mae`, whole rows, numbers, epochs 0, 1, 2, ….
+def read_metrics(run_dir_or_file, required: tuple[str, ...] = ("epoch", "mae")) -> pd.DataFrame:
+    """metrics.csv, checked: a header naming the `required` columns, whole rows, numbers, epochs 0, 1, 2, ….
+    (Part 1's metrics.csv has no `mae`, only `pixel_mae` and `heldout_mae`: read it with required=("epoch",).)
 
     A last line without its newline is what a crash mid-write leaves; it is dropped (and noted in
     `df.attrs["notes"]`). Empty `val_*` columns, which Keras's CSVLogger added to older files, are dropped.
@@ -168,16 +169,17 @@ def read_metrics(run_dir_or_file) -> pd.DataFrame:
         notes.append(f"dropped the partial last line of {path}")
     rows = list(csv.reader(lines))
     if not rows:
-        df = pd.DataFrame({"epoch": pd.Series(dtype=int), "mae": pd.Series(dtype=float)})
+        df = pd.DataFrame({c: pd.Series(dtype=int if c == "epoch" else float) for c in ("epoch", *required)})
         df.attrs["notes"] = notes
         return df
     header = rows[0]
     if (
-        not {"epoch", "mae"} <= set(header)
+        not {"epoch", *required} <= set(header)
         or not all(_COLUMN.match(c) for c in header)
         or len(set(header)) < len(header)
     ):
-        raise DamagedRunDir(f"{path} is damaged: line 1 is not a header naming 'epoch' and 'mae'")
+        names = " and ".join(f"'{c}'" for c in dict.fromkeys(("epoch", *required)))
+        raise DamagedRunDir(f"{path} is damaged: line 1 is not a header naming {names}")
     for number, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise DamagedRunDir(f"{path} is damaged: line {number} has {len(row)} fields, the header {len(header)}")

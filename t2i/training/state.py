@@ -79,6 +79,7 @@ class RunCheckpoint:
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.variables = named_variables(gan)
         self.checkpoint = tf.train.Checkpoint(epoch=self.epoch, variables=self.variables)
+        self.checkpoint.save_counter  # noqa: B018  (created on first use; must exist for a full restore)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, str(self.run_dir / RESUME_DIR), max_to_keep=1, checkpoint_name=CHECKPOINT_PREFIX
         )
