@@ -138,6 +138,8 @@ def test_part1_that_fails_its_check_is_refused_and_never_cached(tmp_path):
     with pytest.raises(PretrainingRejected):  # and again: nothing was cached in between
         ensure_pretrained(cfg, verbose=False)
     assert not entry.exists()
+    # The way out the message offers, a higher threshold, continues the same run directory.
+    assert rundir.check_run_dir(compose_config([*overrides, "pretrain.max_mae=1.5"])) == "resume"
 
 
 def test_a_cached_encoder_is_checked_and_its_heldout_mae_shown(tmp_path, capsys):

@@ -31,8 +31,21 @@ RESUME_DIR = Path("checkpoints") / "resume"  # tf.train.CheckpointManager's dire
 CHECKPOINT_PREFIX = "ckpt"  # files ckpt-<epoch>.index / .data-*: the number is the epoch it holds
 LEGACY_STATE = Path("checkpoints") / "state.npz"  # the format before tf.train.Checkpoint (+ state.json)
 
-# Keys that change how a run is executed or displayed, not what it computes.
-VOLATILE_KEYS = ("run_dir", "runs_root", "cache_dir", "sweep", "trainer.verbose", "trainer.threads")
+# Keys that change how a run is executed or displayed, not what it computes. Part 1's guards decide which
+# encoder is accepted; the cache key holds them, and once a run has a checkpoint its encoder is in there, so
+# run directories made before the guards existed still resume.
+VOLATILE_KEYS = (
+    "run_dir",
+    "runs_root",
+    "cache_dir",
+    "sweep",
+    "trainer.verbose",
+    "trainer.threads",
+    "pretrain.max_mae",
+    "pretrain.divergence_factor",
+    "pretrain.max_recoveries",
+    "pretrain.recovery_lr_factor",
+)
 
 
 class RunDirError(RuntimeError):
