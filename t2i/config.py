@@ -86,19 +86,23 @@ class ShuffleConfig:
 
 @dataclass
 class PenaltyConfig:
-    name: str = "none"  # none | gradient | clip
+    name: str = "none"  # none | gradient (WGAN-GP, in each critic update) | clip (weights after each D update)
     weight: float = 5.0  # gradient-penalty lambda
     clip_value: float = 0.01  # weight clipping bound
-    mismatched: bool = True  # also penalise on interpolates of real images under shuffled text
 
 
 @dataclass
 class GanConfig:
     loss: str = "nonsaturating"  # nonsaturating | saturating | wasserstein
-    penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
+    # labelled: one D update per sub-step, with its label | critic: WGAN-GP critic updates (see gan.py)
+    d_step: str = "labelled"
     d_substeps: list[str] = field(default_factory=lambda: ["fake", "real", "mismatched", "real"])
+    penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
+    d_trains_text_encoder: bool = True
     shuffle: ShuffleConfig = field(default_factory=ShuffleConfig)
-    disc_steps: int = 1
+    fresh_batches: bool = False  # a new batch for every D sub-step and for G, instead of one per step
+    g_step_d_training: bool = True  # D's dropout and noise active inside G's update
+    d_only_steps: int = 0  # batches between G updates that train D only (DiscSteps)
     d_only_epochs: int = 5
     text_encoder_init: str = "pretrained"  # pretrained | random
     interpolation_weight: float = 0.0  # GAN-INT: weight of G's loss on interpolated text embeddings
@@ -110,9 +114,13 @@ class GanConfig:
 class OptimizerConfig:
     name: str = "adam"  # adam | rmsprop (the original WGAN's)
     learning_rate: float = 5e-5
+    d_lr_factor: float = 1.0  # D's learning rate is learning_rate times this (TTUR)
     beta_1: float = 0.5
     beta_2: float = 0.9
-    decay_every_epochs: int = 0  # 0: constant learning rate
+    # none | epochs: both rates x decay_factor every decay_every epochs | updates: each optimizer's rate
+    # x decay_factor every decay_every x steps_per_epoch of its own updates (the reference's schedule)
+    decay: str = "none"
+    decay_every: int = 0
     decay_factor: float = 0.5
 
 
@@ -244,6 +252,8 @@ def validate(cfg: DictConfig) -> None:
     choices = {
         "gan.loss": (cfg.gan.loss, ("nonsaturating", "saturating", "wasserstein")),
         "gan.penalty.name": (cfg.gan.penalty.name, ("none", "gradient", "clip")),
+        "gan.d_step": (cfg.gan.d_step, ("labelled", "critic")),
+        "optimizer.decay": (cfg.optimizer.decay, ("none", "epochs", "updates")),
         "gan.text_encoder_init": (cfg.gan.text_encoder_init, ("pretrained", "random")),
         "optimizer.name": (cfg.optimizer.name, ("adam", "rmsprop")),
         # mixed_float16 is left out until the optimizers get loss scaling: without it small gradients
@@ -258,6 +268,14 @@ def validate(cfg: DictConfig) -> None:
     for step in cfg.gan.d_substeps:
         if step not in ("fake", "real", "mismatched"):
             raise ConfigError(f"gan.d_substeps: unknown sub-step {step!r} (fake, real, mismatched)")
+    if cfg.gan.d_step == "critic" and cfg.gan.loss != "wasserstein":
+        raise ConfigError("gan.d_step=critic needs gan.loss=wasserstein")
+    if cfg.gan.penalty.name == "gradient" and cfg.gan.d_step != "critic":
+        raise ConfigError("gan.penalty.name=gradient needs gan.d_step=critic (it is part of each critic update)")
+    if cfg.optimizer.decay != "none" and cfg.optimizer.decay_every < 1:
+        raise ConfigError(f"optimizer.decay={cfg.optimizer.decay} needs optimizer.decay_every >= 1")
+    if cfg.gan.d_only_steps < 0:
+        raise ConfigError("gan.d_only_steps must be >= 0")
     if not 1 <= cfg.data.vocab_size <= 62 or not 1 <= cfg.pretrain.vocab_size <= 62:
         raise ConfigError("data.vocab_size and pretrain.vocab_size must be in 1..62")
     if cfg.data.image_size not in (32, 64, 128):

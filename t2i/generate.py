@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from t2i.data.vocab import SPEC_WORDS, encode_chars, encode_spec, spec_text
+from t2i.data.vocab import COLOURS, decode_chars, encode_chars, encode_spec, spec_colours, spec_text
 
 NETWORKS = ("text_encoder", "generator")
 DEFAULT_BG, DEFAULT_FG = "black", "white"
@@ -173,7 +173,7 @@ def resolve_spec(bg: str | None = None, fg: str | None = None, spec: str | None 
 
 
 def encode_texts(texts, spec: str, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """chars [n, 2] and spec [n, 5] ids; VocabularyError names the allowed characters."""
+    """chars [n, 2] and spec [n, 4] tokens; VocabularyError names the allowed characters."""
     if not texts:
         raise UsageError("give at least one text")
     chars = np.stack([encode_chars(t, vocab_size) for t in texts])
@@ -183,10 +183,10 @@ def encode_texts(texts, spec: str, vocab_size: int) -> tuple[np.ndarray, np.ndar
 def true_images(chars, spec, size: int) -> np.ndarray:
     """The reference renders (exact, and fast enough for a handful of texts)."""
     from t2i.data import render
-    from t2i.data.vocab import decode_chars
 
+    bg, fg = spec_colours(spec)
     renders = [
-        render.render_reference(decode_chars(c), SPEC_WORDS[s[1]], SPEC_WORDS[s[4]], size) for c, s in zip(chars, spec)
+        render.render_reference(decode_chars(c), COLOURS[b], COLOURS[f], size) for c, b, f in zip(chars, bg, fg)
     ]
     return np.stack(renders)
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from t2i.cli import app
 from t2i.data import render
-from t2i.data.vocab import COLOURS, DIGITS
+from t2i.data.vocab import COLOURS, DIGITS, encode_spec, spec_text
 
 runner = CliRunner()
 
@@ -173,7 +173,7 @@ def test_evaluate_errors_match_independent_computation(run_dir, evaluation):
     table = render.mask_table(DIGITS, 32, cfg.cache_dir)
     for r in (rows[i] for i in (0, 777, 3141, 5000, 6399)):
         text, bg, fg = r["text"], r["background"], r["text_colour"]
-        spec = np.array([[1, 4 + COLOURS.index(bg), 3, 2, 4 + COLOURS.index(fg)]])
+        spec = encode_spec(spec_text(bg, fg))[None]
         fake = model(np.array([[int(text[0]), int(text[1])]]), spec)[0]
         fast = render.compose(
             table[int(text)], render.COLOUR_RGB[COLOURS.index(bg)], render.COLOUR_RGB[COLOURS.index(fg)]

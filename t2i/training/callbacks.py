@@ -27,7 +27,7 @@ class TrainingDiverged(RuntimeError):
 
 
 class EpochSchedule(keras.callbacks.Callback):
-    """D-only warm-up epochs, step decay of both learning rates, and the curriculum's vocabulary."""
+    """D-only warm-up epochs, per-epoch decay of both learning rates, and the curriculum's vocabulary."""
 
     def __init__(self, cfg):
         super().__init__()
@@ -42,17 +42,17 @@ class EpochSchedule(keras.callbacks.Callback):
         self.t0 = time.perf_counter()
         self.model.train_generator.assign(epoch >= self.cfg.gan.d_only_epochs)
         opt = self.cfg.optimizer
-        lr = opt.learning_rate
-        if opt.decay_every_epochs > 0:
-            lr *= opt.decay_factor ** (epoch // opt.decay_every_epochs)
-        for o in (self.model.d_optimizer, self.model.g_optimizer):
-            o.learning_rate.assign(lr)
+        if opt.decay == "epochs":
+            factor = opt.decay_factor ** (epoch // opt.decay_every)
+            self.model.d_optimizer.learning_rate.assign(opt.learning_rate * opt.d_lr_factor * factor)
+            self.model.g_optimizer.learning_rate.assign(opt.learning_rate * factor)
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self.t0
         logs.update(
             vocab_size=self.vocab(epoch),
             learning_rate=float(self.model.g_optimizer.learning_rate.numpy()),
+            d_learning_rate=float(self.model.d_optimizer.learning_rate.numpy()),
             seconds=seconds,
             images_per_s=self.cfg.trainer.steps_per_epoch * self.cfg.data.batch_size / seconds,
         )
@@ -221,8 +221,12 @@ HPARAM_KEYS = (
     "optimizer.beta_2",
     "gan.loss",
     "gan.penalty.name",
+    "optimizer.d_lr_factor",
+    "gan.d_step",
     "gan.d_substeps",
-    "gan.disc_steps",
+    "gan.d_only_steps",
+    "gan.fresh_batches",
+    "gan.g_step_d_training",
     "gan.text_encoder_init",
     "model.discriminator.image_noise",
     "model.discriminator.minibatch_discrimination.kernels",
