@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from t2i.cli import app
 from t2i.data import render
-from t2i.data.vocab import COLOURS, DIGITS, encode_spec, spec_text
+from t2i.data.vocab import COLOURS, DIGITS, encode_chars, encode_spec, spec_text
 
 runner = CliRunner()
 
@@ -174,7 +174,7 @@ def test_evaluate_errors_match_independent_computation(run_dir, evaluation):
     for r in (rows[i] for i in (0, 777, 3141, 5000, 6399)):
         text, bg, fg = r["text"], r["background"], r["text_colour"]
         spec = encode_spec(spec_text(bg, fg))[None]
-        fake = model(np.array([[int(text[0]), int(text[1])]]), spec)[0]
+        fake = model(encode_chars(text, 10)[None], spec)[0]
         fast = render.compose(
             table[int(text)], render.COLOUR_RGB[COLOURS.index(bg)], render.COLOUR_RGB[COLOURS.index(fg)]
         ).numpy()
