@@ -154,7 +154,7 @@ class HeldOutGuard(keras.callbacks.Callback):
         return [v.numpy() for v in (*self.model.weights, *self.model.optimizer.variables)]
 
     def _load(self, values: list) -> None:
-        for v, x in zip((*self.model.weights, *self.model.optimizer.variables), values):
+        for v, x in zip((*self.model.weights, *self.model.optimizer.variables), values, strict=True):
             v.assign(x)
 
 

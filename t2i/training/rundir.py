@@ -150,7 +150,7 @@ def write_status(run_dir, **fields) -> None:
 
 
 def running_fields() -> dict:
-    return {"status": "running", "reason": None, "pid": os.getpid(), "host": socket.gethostname()}
+    return {"status": "running", "reason": None, "traceback": None, "pid": os.getpid(), "host": socket.gethostname()}
 
 
 # --- metrics -----------------------------------------------------------------------------------------
