@@ -110,6 +110,8 @@ def test_diverging_part1_is_recovered_with_the_best_weights(tmp_path, capsys):
     result = json.loads((entry / "result.json").read_text())
     log = rundir.read_metrics(entry / "metrics.csv", required=("epoch", "heldout_mae"))
     assert result["recoveries"] >= 2 and not result["stopped_early"] and log["recovered"].sum() >= 2
+    # Restoring the best state does not undo the lowered rate: it compounds with each recurrence.
+    assert result["final_learning_rate"] == pytest.approx(100 * 1e-4 ** (result["recoveries"] - 1), rel=1e-5)
     assert "Part 1 diverged at epoch 1" in capsys.readouterr().err
     # The cached weights are the best held-out ones: never worse than any epoch that was kept.
     kept = log.loc[log["recovered"] == 0, "heldout_mae"]

@@ -106,6 +106,8 @@ class HeldOutGuard(keras.callbacks.Callback):
             return losses.tanh_cross_entropy(images, logits), pixel_mae(images, logits)
 
         self.evaluate = lambda: tuple(float(x) for x in evaluate())
+        if not model.optimizer.built:  # Keras builds it at the first step; the snapshot needs its slots now
+            model.optimizer.build(model.trainable_variables)
         self.best_loss, self.best_mae = self.evaluate()
         self.best_epoch = 0
         self.best_state = self._state()
@@ -132,17 +134,19 @@ class HeldOutGuard(keras.callbacks.Callback):
 
     def _recover(self, epoch: int, mae: float) -> None:
         self.recoveries += 1
-        self._load(self.best_state)
         lr = self.model.optimizer.learning_rate
+        rate = float(lr.numpy())  # the rate is an optimizer variable too: keep it, not the best state's
+        self._load(self.best_state)
         if self.recoveries > self.max_recoveries:
             self.model.stop_training = True
             self.stopped_at = epoch + 1
             action = "stopping there"
         elif self.recoveries > 1:
-            lr.assign(lr * self.lr_factor)
-            action = f"continuing at learning rate {float(lr.numpy()):.3g}"
+            rate *= self.lr_factor
+            action = f"continuing at learning rate {rate:.3g}"
         else:
             action = "continuing"
+        lr.assign(rate)
         print(
             f"t2i: Part 1 diverged at epoch {epoch + 1} (held-out MAE {mae:.4f}, best {self.best_mae:.4f} at "
             f"epoch {self.best_epoch}); restored the best weights, {action}",
@@ -192,6 +196,7 @@ def run_pretraining(cfg, out_dir: Path, verbose: bool = True) -> dict:
         "epochs_trained": guard.stopped_at or p.epochs,
         "recoveries": guard.recoveries,
         "stopped_early": guard.stopped_at is not None,
+        "final_learning_rate": float(model.optimizer.learning_rate.numpy()),
         "needs": pretrain_needs(cfg),
     }
     (out_dir / "result.json").write_text(json.dumps(result, indent=2))

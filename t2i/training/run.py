@@ -105,21 +105,14 @@ def train(cfg) -> dict:
         except CheckpointError:
             raise  # before anything was written
         except BaseException as exc:
-            _mark_stopped(run_dir, exc)
-            raise
+            raise _stopped(run_dir, exc) from None
         if start is not None:
             _mark_running(cfg, run_dir)
         started = time.time()
         try:
             result = session.fit()
         except BaseException as exc:
-            _mark_stopped(run_dir, exc)
-            if isinstance(exc, KeyboardInterrupt):
-                done = read_status(run_dir).get("epochs_done") or 0
-                raise RunInterrupted(
-                    f"{run_dir} interrupted after epoch {done}; rerun the same command to resume"
-                ) from None
-            raise
+            raise _stopped(run_dir, exc) from None
         minutes = read_status(run_dir).get("minutes", 0.0) + (time.time() - started) / 60
         write_status(run_dir, status="done", reason=None, minutes=round(minutes, 3), **result)
         return {**read_status(run_dir), "outcome": "resumed" if session.initial_epoch else "done"}
@@ -134,12 +127,15 @@ def _mark_running(cfg, run_dir: Path) -> None:
     write_status(run_dir, **running_fields())
 
 
-def _mark_stopped(run_dir: Path, exc: BaseException) -> None:
+def _stopped(run_dir: Path, exc: BaseException) -> BaseException:
+    """Record why training stopped; returns what to raise: RunInterrupted for Ctrl-C or SIGTERM."""
     if isinstance(exc, KeyboardInterrupt):
         write_status(run_dir, status="interrupted", reason=str(exc) or "Ctrl-C")
-        return
+        done = read_status(run_dir).get("epochs_done") or 0
+        return RunInterrupted(f"{run_dir} interrupted after epoch {done}; rerun the same command to resume")
     reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     write_status(run_dir, status="failed", reason=reason, traceback=traceback.format_exc()[-4000:])
+    return exc
 
 
 class Terminated(KeyboardInterrupt):
