@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import keras
 import tensorflow as tf
-from tensorflow.python.framework import config as tf_config  # the only way to turn op determinism off again
 
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 
 _threads: dict = {}
+_determinism: dict = {}
 
 
 class SetupError(RuntimeError):
@@ -22,13 +22,22 @@ class SetupError(RuntimeError):
 def configure(trainer_cfg, seed: int) -> None:
     keras.utils.clear_session()  # layer-name counters, global policy and seed state of the previous job
     _set_threads(trainer_cfg.threads)
-    if trainer_cfg.deterministic != tf_config.is_op_determinism_enabled():
-        if trainer_cfg.deterministic:
-            tf.config.experimental.enable_op_determinism()
-        else:
-            tf_config.disable_op_determinism()
+    _set_determinism(trainer_cfg.deterministic)
     keras.mixed_precision.set_global_policy(POLICIES[trainer_cfg.precision])
     keras.utils.set_random_seed(seed)
+
+
+def _set_determinism(deterministic: bool) -> None:
+    """TensorFlow's public API can turn op determinism on but not off again, so a process that has run a
+    deterministic job cannot run a non-deterministic one (XLA needs it off)."""
+    if deterministic and not _determinism.get("on"):
+        tf.config.experimental.enable_op_determinism()
+        _determinism["on"] = True
+    elif not deterministic and _determinism.get("on"):
+        raise SetupError(
+            "trainer.deterministic=false, but this process already runs TensorFlow with op determinism on; "
+            "run deterministic and non-deterministic jobs in separate sweeps"
+        )
 
 
 def _set_threads(threads: int) -> None:
