@@ -33,3 +33,11 @@ def tiny_cfg(tmp_path):
         return compose_config(["budget=tiny", f"runs_root={tmp_path}", *extra])
 
     return make
+
+
+@pytest.fixture(scope="session")
+def sampler(t2i_cache_dir):
+    """The digits sampler over the real mask table (rendered once per session)."""
+    from t2i.data.dataset import TextImageSampler
+
+    return TextImageSampler(10, 32, t2i_cache_dir)

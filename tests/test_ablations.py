@@ -65,11 +65,6 @@ def base_gan(base_cfg):
     return build_gan(base_cfg, None)
 
 
-@pytest.fixture(scope="module")
-def sampler(t2i_cache_dir):
-    return TextImageSampler(10, 32, t2i_cache_dir)
-
-
 class _AnyVocabSampler(TextImageSampler):
     """The real sampling code over all 62 characters, with blank masks instead of a rendered table."""
 

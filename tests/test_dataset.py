@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from t2i.data import render
 from t2i.data.dataset import (
-    TextImageSampler,
     gan_dataset,
     shuffle_text,
     spec_ids,
@@ -16,11 +14,6 @@ from t2i.data.dataset import (
     vocab_at_epoch,
 )
 from t2i.data.vocab import COLOURS, char_labels, decode_chars, encode_spec, spec_colours, spec_text
-
-
-@pytest.fixture(scope="module")
-def sampler(t2i_cache_dir):
-    return TextImageSampler(10, 32, t2i_cache_dir)
 
 
 def seed(a, b=0):

@@ -8,25 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from t2i.config import compose_config
 from t2i.data import render, vocab
-from t2i.data.dataset import TextImageSampler, gan_dataset
+from t2i.data.dataset import gan_dataset
 from t2i.models.layers import MinibatchDiscrimination
 from t2i.training.run import build_gan
-
-
-@pytest.fixture(scope="module")
-def runs_root(tmp_path_factory):
-    return tmp_path_factory.mktemp("runs")
-
-
-def cfg_of(runs_root, *extra):
-    return compose_config(["budget=tiny", f"runs_root={runs_root}", *extra])
-
-
-@pytest.fixture(scope="module")
-def sampler(t2i_cache_dir):
-    return TextImageSampler(10, 32, t2i_cache_dir)
 
 
 def _params(model) -> int:
@@ -37,9 +22,9 @@ def _params(model) -> int:
 
 
 @pytest.mark.parametrize("ablation, discriminator", [("baseline", 203_085), ("mbd", 267_110)])
-def test_parameter_counts_equal_the_reference(runs_root, ablation, discriminator):
+def test_parameter_counts_equal_the_reference(tiny_cfg, ablation, discriminator):
     """Counts as the reference's models report them (the text encoder is inside G and D there)."""
-    gan = build_gan(cfg_of(runs_root, f"+ablation={ablation}"), None)
+    gan = build_gan(tiny_cfg(f"+ablation={ablation}"), None)
     te = _params(gan.text_encoder)
     assert te == 3_852
     assert te + _params(gan.generator) == 97_359
@@ -64,8 +49,8 @@ def _inbound(model, name):
     return [t._keras_history[0].name for t in node.input_tensors]
 
 
-def test_discriminator_block_skips_before_any_activation(runs_root):
-    d = build_gan(cfg_of(runs_root), None).discriminator
+def test_discriminator_block_skips_before_any_activation(tiny_cfg):
+    d = build_gan(tiny_cfg(), None).discriminator
     # The residual branch starts with LeakyReLU(0.1) of the dropped-out strided conv; the skip is that map.
     (act,) = _inbound(d, "block1_res")
     assert isinstance(d.get_layer(act), keras.layers.LeakyReLU)
@@ -79,8 +64,8 @@ def test_discriminator_block_skips_before_any_activation(runs_root):
     assert isinstance(head.activation, keras.layers.LeakyReLU) and head.activation.negative_slope == pytest.approx(0.1)
 
 
-def test_generator_block_skips_the_normalised_map_and_has_no_bias(runs_root):
-    g = build_gan(cfg_of(runs_root), None).generator
+def test_generator_block_skips_the_normalised_map_and_has_no_bias(tiny_cfg):
+    g = build_gan(tiny_cfg(), None).generator
     assert not g.get_layer("block0_up").use_bias
     (act,) = _inbound(g, "block0_res")
     assert isinstance(g.get_layer(act), keras.layers.LeakyReLU) and _inbound(g, act) == ["block0_norm"]
@@ -103,8 +88,8 @@ def test_minibatch_discrimination_starts_unsaturated():
 # --- the train step ----------------------------------------------------------------------------------
 
 
-def test_one_batch_serves_the_whole_step(runs_root, sampler):
-    element = next(iter(gan_dataset(sampler, cfg_of(runs_root))))
+def test_one_batch_serves_the_whole_step(tiny_cfg, sampler):
+    element = next(iter(gan_dataset(sampler, tiny_cfg())))
     fake, real, mismatched, real_again = element["d"]
     for batch in (real, mismatched, real_again, element["g"]):
         np.testing.assert_array_equal(batch["images"].numpy(), fake["images"].numpy())
@@ -118,8 +103,8 @@ def test_one_batch_serves_the_whole_step(runs_root, sampler):
     assert bool(element["g_turn"])
 
 
-def test_fresh_batches_draw_a_batch_per_update(runs_root, sampler):
-    element = next(iter(gan_dataset(sampler, cfg_of(runs_root, "+ablation=fresh_batches"))))
+def test_fresh_batches_draw_a_batch_per_update(tiny_cfg, sampler):
+    element = next(iter(gan_dataset(sampler, tiny_cfg("+ablation=fresh_batches"))))
     images = [b["images"].numpy().tobytes() for b in (*element["d"], element["g"])]
     assert len(set(images)) == 5
 
@@ -129,18 +114,18 @@ def _g_losses(gan, element, times=2):
     return [float(gan.g_objective(element["g"], feats, tf.constant([1, 2], tf.int64))) for _ in range(times)]
 
 
-def test_d_runs_in_training_mode_inside_g_step(runs_root, sampler):
+def test_d_runs_in_training_mode_inside_g_step(tiny_cfg, sampler):
     """Same weights, same batch, same seed: only D's dropout and input noise can make G's loss vary."""
-    element = next(iter(gan_dataset(sampler, cfg_of(runs_root))))
-    first, second = _g_losses(build_gan(cfg_of(runs_root), None), element)
+    element = next(iter(gan_dataset(sampler, tiny_cfg())))
+    first, second = _g_losses(build_gan(tiny_cfg(), None), element)
     assert first != second
-    first, second = _g_losses(build_gan(cfg_of(runs_root, "+ablation=g_step_d_eval"), None), element)
+    first, second = _g_losses(build_gan(tiny_cfg("+ablation=g_step_d_eval"), None), element)
     assert first == second
 
 
-def test_g_step_leaves_d_and_the_text_encoder_alone(runs_root, sampler):
-    gan = build_gan(cfg_of(runs_root), None)
-    element = next(iter(gan_dataset(sampler, cfg_of(runs_root))))
+def test_g_step_leaves_d_and_the_text_encoder_alone(tiny_cfg, sampler):
+    gan = build_gan(tiny_cfg(), None)
+    element = next(iter(gan_dataset(sampler, tiny_cfg())))
     frozen = [w.copy() for w in gan.discriminator.get_weights() + gan.text_encoder.get_weights()]
     g_before = [w.copy() for w in gan.generator.get_weights()]
     gan._g_step(element["g"], tf.constant([1, 2], tf.int64))
@@ -149,8 +134,8 @@ def test_g_step_leaves_d_and_the_text_encoder_alone(runs_root, sampler):
     assert any(not np.array_equal(a, b) for a, b in zip(g_before, gan.generator.get_weights()))
 
 
-def test_disc_steps_trains_g_on_every_second_batch_of_an_epoch(runs_root, sampler):
-    cfg = cfg_of(runs_root, "+ablation=disc_steps", "trainer.steps_per_epoch=3")
+def test_disc_steps_trains_g_on_every_second_batch_of_an_epoch(tiny_cfg, sampler):
+    cfg = tiny_cfg("+ablation=disc_steps", "trainer.steps_per_epoch=3")
     turns = [bool(e["g_turn"]) for e in gan_dataset(sampler, cfg).take(6)]
     assert turns == [True, False, True, True, False, True]  # batch index within the epoch decides
     gan = build_gan(cfg, None)
@@ -162,8 +147,8 @@ def test_disc_steps_trains_g_on_every_second_batch_of_an_epoch(runs_root, sample
     assert any(not np.array_equal(a, b) for a, b in zip(d_before, gan.discriminator.get_weights()))
 
 
-def test_wgan_critic_updates_as_the_reference(runs_root, sampler):
-    cfg = cfg_of(runs_root, "+ablation=wgan")
+def test_wgan_critic_updates_as_the_reference(tiny_cfg, sampler):
+    cfg = tiny_cfg("+ablation=wgan")
     gan = build_gan(cfg, None)
     assert gan.d_names == ["d0_fake", "d1_permuted"]
     assert int(gan.d_optimizer.iterations) == 0
@@ -176,19 +161,19 @@ def test_wgan_critic_updates_as_the_reference(runs_root, sampler):
         np.testing.assert_array_equal(a, b)
 
 
-def test_wgan_learning_rates_halve_every_250_epochs_of_own_updates(runs_root):
-    gan = build_gan(cfg_of(runs_root, "+ablation=wgan", "trainer.steps_per_epoch=32"), None)
+def test_wgan_learning_rates_halve_every_250_epochs_of_own_updates(tiny_cfg):
+    gan = build_gan(tiny_cfg("+ablation=wgan", "trainer.steps_per_epoch=32"), None)
     for opt in (gan.d_optimizer, gan.g_optimizer):
         schedule = opt._learning_rate
         rates = [float(schedule(tf.constant(it))) for it in (0, 7998, 7999, 15999)]
         assert rates == pytest.approx([5e-4, 5e-4, 2.5e-4, 1.25e-4])
 
 
-def test_d_trains_the_text_encoder_in_the_labelled_step(runs_root, sampler):
-    gan = build_gan(cfg_of(runs_root), None)
+def test_d_trains_the_text_encoder_in_the_labelled_step(tiny_cfg, sampler):
+    gan = build_gan(tiny_cfg(), None)
     before = [w.copy() for w in gan.text_encoder.get_weights()]
     gan.train_generator.assign(False)
-    gan.train_step(next(iter(gan_dataset(sampler, cfg_of(runs_root)))))
+    gan.train_step(next(iter(gan_dataset(sampler, tiny_cfg()))))
     assert int(gan.d_optimizer.iterations) == 4
     assert any(not np.array_equal(a, b) for a, b in zip(before, gan.text_encoder.get_weights()))
 
