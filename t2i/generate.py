@@ -116,7 +116,7 @@ class Generator:
 
         if not self.random_z:  # Part 1 trains with z held at zero
             return np.zeros((n, self.latent_dim), np.float32)
-        # ConditionalGAN.predict_images' draw; taken once for all rows so results do not depend on batching.
+        # One fixed draw for all rows, so results do not depend on batching.
         return tf.random.stateless_uniform([n, self.latent_dim], tf.constant([0, 0]), -1.0, 1.0).numpy()
 
     def features(self, chars, spec) -> np.ndarray:

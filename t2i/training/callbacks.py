@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from t2i import images
 from t2i.data.dataset import vocab_at_epoch
+from t2i.generate import Generator
 from t2i.training import rundir
 
 
@@ -61,17 +62,15 @@ class EpochSchedule(keras.callbacks.Callback):
             raise TrainingDiverged(f"non-finite {', '.join(sorted(bad))} at epoch {epoch}")
 
 
-def generated_error(model, evalset, batch: int = 256) -> tuple[float, float]:
+def inference(gan) -> Generator:
+    """The GAN's generator as `t2i generate` runs it (one inference path for metrics, samples and users)."""
+    return Generator(gan.text_encoder, gan.generator, gan.latent_dim, random_z=True)
+
+
+def generated_error(generator: Generator, evalset) -> tuple[float, float]:
     """MAE and MSE of G(text) against the true images, in [-1, 1] pixel units (the reference's metric)."""
-    abs_sum = sq_sum = 0.0
-    n = len(evalset["chars"])
-    for i in range(0, n, batch):
-        fake = model.predict_images(evalset["chars"][i : i + batch], evalset["spec"][i : i + batch])
-        diff = fake - evalset["images"][i : i + batch]
-        abs_sum += float(np.abs(diff).sum())
-        sq_sum += float(np.square(diff).sum())
-    count = evalset["images"].size
-    return abs_sum / count, sq_sum / count
+    diff = generator(evalset["chars"], evalset["spec"]) - evalset["images"]
+    return float(np.abs(diff).mean()), float(np.square(diff).mean())
 
 
 class Evaluation(keras.callbacks.Callback):
@@ -79,8 +78,11 @@ class Evaluation(keras.callbacks.Callback):
         super().__init__()
         self.evalset = evalset
 
+    def on_train_begin(self, logs=None):
+        self.generator = inference(self.model)  # traced once, not every epoch
+
     def on_epoch_end(self, epoch, logs=None):
-        logs["mae"], logs["mse"] = generated_error(self.model, self.evalset)
+        logs["mae"], logs["mse"] = generated_error(self.generator, self.evalset)
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -92,10 +94,13 @@ class SampleGrid(keras.callbacks.Callback):
         self.sample = {k: v[:count] for k, v in evalset.items()}
         self.captions = [images.caption(c, s) for c, s in zip(self.sample["chars"], self.sample["spec"])]
 
+    def on_train_begin(self, logs=None):
+        self.generator = inference(self.model)
+
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every and epoch + 1 != self.params.get("epochs"):
             return
-        fake = self.model.predict_images(self.sample["chars"], self.sample["spec"])
+        fake = self.generator(self.sample["chars"], self.sample["spec"])
         truth = self.sample["images"]
         images.save_pairs_figure(
             self.out_dir / f"epoch_{epoch + 1:04d}.png",

@@ -175,11 +175,3 @@ class ConditionalGAN(keras.Model):
 
         tf.cond(tf.logical_and(self.train_generator, data["g_turn"]), g_update, lambda: tf.constant(0))
         return {m.name: m.result() for m in self.metrics}
-
-    @tf.function(reduce_retracing=True)
-    def _predict(self, chars, spec):
-        return self.generate(self.text_encoder([chars, spec], training=False), tf.constant([0, 0]))
-
-    def predict_images(self, chars, spec):
-        """G's images for chars [N, 2] and spec [N, 4] tokens, as numpy in [-1, 1]."""
-        return self._predict(tf.constant(chars, tf.int32), tf.constant(spec, tf.int32)).numpy()
