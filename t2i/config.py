@@ -132,6 +132,7 @@ class TrainerConfig:
     checkpoint_every: int = 1
     steps_per_execution: int = 0  # GAN steps fused into one graph call; 0: a whole epoch
     jit_compile: bool = False  # XLA for the GAN step
+    run_eagerly: bool = False  # train steps as Python, no tf.function: for debugging (same results, slower)
     precision: str = "float32"  # float32 | bfloat16 (mixed_float16 needs loss scaling, which t2i lacks)
     deterministic: bool = True
     threads: int = 0  # 0: TensorFlow's default
@@ -283,6 +284,8 @@ def validate(cfg: DictConfig) -> None:
     if cfg.trainer.jit_compile and cfg.trainer.deterministic:
         # Keras silently drops XLA when op determinism is on; say so instead of pretending.
         raise ConfigError("trainer.jit_compile=true needs trainer.deterministic=false")
+    if cfg.trainer.jit_compile and cfg.trainer.run_eagerly:
+        raise ConfigError("trainer.jit_compile=true compiles a graph, which trainer.run_eagerly=true turns off")
     blocks = len(cfg.model.generator.block_filters)
     if 4 * 2 ** (blocks + 1) != cfg.data.image_size:
         raise ConfigError(

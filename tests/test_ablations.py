@@ -145,9 +145,11 @@ def test_ablation_changes_the_run_and_names_it(name, runs_root, base_cfg):
 @pytest.mark.parametrize("name", ABLATIONS)
 def test_ablation_trains(name, runs_root, sampler):
     """Two GAN steps of the real training loop, G included, with finite losses for every ablation."""
-    cfg = tiny(runs_root, f"+ablation={name}", "gan.d_only_epochs=0", "trainer.steps_per_epoch=2")
+    # Eager: tracing every ablation's step would cost minutes; test_training runs the graph.
+    cfg = tiny(
+        runs_root, f"+ablation={name}", "gan.d_only_epochs=0", "trainer.steps_per_epoch=2", "trainer.run_eagerly=true"
+    )
     gan = build_gan(cfg, None)
-    gan.run_eagerly = True  # tracing every ablation's step would cost minutes; test_training runs the graph
     before = [w.copy() for w in gan.generator.get_weights()]
     data = sampler if cfg.data.vocab_size == 10 else _AnyVocabSampler()
     history = gan.fit(gan_dataset(data, cfg), epochs=1, steps_per_epoch=2, verbose=0)

@@ -26,7 +26,15 @@ from t2i.config import ConfigError, compose_config
 from t2i.training import rundir
 
 TIMING = ["seconds", "images_per_s"]
-EPOCHS = ["budget=tiny", "trainer.epochs=5", "trainer.verbose=false", "trainer.sample_every=100"]
+# Eager steps: these tests are about files and resume points, and tracing the step for each train() would
+# cost most of their time (test_training's killed-run test resumes a graph run).
+EPOCHS = [
+    "budget=tiny",
+    "trainer.epochs=5",
+    "trainer.verbose=false",
+    "trainer.sample_every=100",
+    "trainer.run_eagerly=true",
+]
 runner = CliRunner()
 
 
@@ -348,7 +356,7 @@ def test_a_running_status_whose_process_is_gone_reads_as_interrupted(tmp_path):
 
 
 def test_ctrl_c_gives_one_line_and_a_resumable_interrupted_run(tmp_path):
-    overrides = ["budget=tiny", "trainer.epochs=60", "trainer.verbose=false", f"runs_root={tmp_path}"]
+    overrides = [*EPOCHS, "trainer.epochs=60", f"runs_root={tmp_path}"]
     run = Path(compose_config(overrides).run_dir)
     proc = subprocess.Popen([sys.executable, "-m", "t2i.cli", "train", *overrides], stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
@@ -443,5 +451,6 @@ def test_the_part1_cache_key_holds_precision_and_xla(tmp_path):
 
     base = cache_entry(compose(tmp_path))
     assert cache_entry(compose(tmp_path, "trainer.precision=bfloat16")) != base
-    assert cache_entry(compose(tmp_path, "trainer.jit_compile=true", "trainer.deterministic=false")) != base
+    xla = ("trainer.jit_compile=true", "trainer.deterministic=false", "trainer.run_eagerly=false")
+    assert cache_entry(compose(tmp_path, *xla)) != base
     assert cache_entry(compose(tmp_path, "pretrain.max_mae=0.5")) == base  # the check is not the computation

@@ -16,7 +16,9 @@ from t2i.config import available
 
 def sweep(tmp_path, *overrides, cache=None, timeout=900):
     env = {**os.environ, "T2I_CACHE_DIR": str(cache or tmp_path / "cache"), "RAY_DEDUP_LOGS": "0"}
-    cmd = [sys.executable, "-m", "t2i.cli", "sweep", "budget=tiny", f"runs_root={tmp_path / 'runs'}", *overrides]
+    # Eager steps: these tests are about launching, skipping and reporting jobs, not about the traced step.
+    cmd = [sys.executable, "-m", "t2i.cli", "sweep", "budget=tiny", "trainer.run_eagerly=true"]
+    cmd += [f"runs_root={tmp_path / 'runs'}", *overrides]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -51,7 +53,7 @@ def check_sweep_runs_in_parallel_then_skips(tmp_path, names):
 
 
 def test_sweep_runs_ablations_in_parallel_then_skips_them(tmp_path):
-    check_sweep_runs_in_parallel_then_skips(tmp_path, ["baseline", "shuffle", "mbd", "latent"])
+    check_sweep_runs_in_parallel_then_skips(tmp_path, ["baseline", "latent"])
 
 
 @pytest.mark.slow

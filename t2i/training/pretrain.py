@@ -174,6 +174,7 @@ def run_pretraining(cfg, out_dir: Path, verbose: bool = True) -> dict:
         loss=losses.tanh_cross_entropy,
         metrics=[pixel_mae, pixel_mse],
         jit_compile=cfg.trainer.jit_compile,
+        run_eagerly=cfg.trainer.run_eagerly,
     )
     guard = HeldOutGuard(eval_set(sampler, 512), p)
     callbacks = [guard, MetricsLog(out_dir / "metrics.csv")]

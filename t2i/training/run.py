@@ -52,6 +52,7 @@ def build_gan(cfg, text_encoder_weights: Path | None) -> ConditionalGAN:
         g_optimizer=make_optimizer(cfg.optimizer, 1.0, cfg.trainer.steps_per_epoch),
         steps_per_execution=t.steps_per_execution or t.steps_per_epoch,
         jit_compile=t.jit_compile,
+        run_eagerly=t.run_eagerly,
     )
     return gan
 

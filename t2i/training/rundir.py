@@ -41,6 +41,7 @@ VOLATILE_KEYS = (
     "sweep",
     "trainer.verbose",
     "trainer.threads",
+    "trainer.run_eagerly",  # the same numbers up to float rounding (tests/test_training.py checks)
     "pretrain.max_mae",
     "pretrain.divergence_factor",
     "pretrain.max_recoveries",
