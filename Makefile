@@ -42,7 +42,7 @@ STUDY_DIR := experiments/ablation_study
 study-report: install
 	$(T2I) report $(or $(wildcard runs/ablation_study),$(STUDY_DIR)/runs) -o $(STUDY_DIR) --study reference \
 		--at-epoch 25 --at-epoch 50 --at-epoch 100 --at-epoch 150 --at-epoch 200 --at-epoch 250 \
-		--threshold 0.5 --threshold 0.4 --findings findings.md --keep-runs \
+		--threshold 0.5 --threshold 0.3 --threshold 0.2 --findings findings.md --keep-runs \
 		--title 'Ablation study: which tricks of the text-conditional GAN matter'
 
 lint: install

@@ -388,6 +388,9 @@ def short_budget_overrides(sizes: Sizes, runs_root) -> list[str]:
         f"pretrain.steps_per_epoch={sizes.pretrain_steps_per_epoch}",
         "pretrain.batch_size=64",
         "pretrain.vocab_size=10",
+        # A Part 1 this short ends far above the study's check (0.15; ~0.2 after 10 epochs): the check guards
+        # studies from a failed encoder, while this run only measures speed and reports pretrain_mae.
+        "pretrain.max_mae=2.0",
     ]
 
 

@@ -79,10 +79,12 @@ def test_epoch_end_times_are_each_epochs_last_summary(tmp_path):
     assert 0.2 <= times[2] - times[1] < 5 and 0.2 <= times[1] - times[0] < 5
 
 
-def test_short_budget_run_measures_the_whole_epoch_of_a_real_run(tiny_cfg):
-    from t2i.bench import short_budget_run
+def test_short_budget_run_measures_the_whole_epoch_of_a_real_run(tmp_path):
+    """The bench's own short-budget config at --quick sizes (its Part 1 must pass its check)."""
+    from t2i.bench import QUICK, short_budget_overrides, short_budget_run
+    from t2i.config import compose_config
 
-    run = short_budget_run(tiny_cfg("trainer.epochs=3"))
+    run = short_budget_run(compose_config([*short_budget_overrides(QUICK, tmp_path), "trainer.verbose=false"]))
     assert run["epoch_overhead_epochs"] == [2]
     # A whole epoch is its steps plus every callback (evaluation, CSV, TensorBoard, samples, checkpoint).
     assert run["epoch_seconds_full"] > run["epoch_seconds_steps"] > 0
