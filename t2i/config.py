@@ -1,7 +1,7 @@
 """Config schema and composition.
 
-The YAML tree in conf/ holds the values; the dataclasses here hold the types, so a wrong type or an
-unknown key fails at composition, before any work starts.
+The YAML tree in conf/ holds the values; the dataclasses here hold only the types (every leaf is MISSING), so a
+wrong type or an unknown key fails at composition, before any work starts, and a default lives in one place.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 CONF_DIR = Path(os.environ.get("T2I_CONF_DIR", Path(__file__).resolve().parent.parent / "conf"))
 
@@ -24,50 +24,50 @@ CONF_DIR = Path(os.environ.get("T2I_CONF_DIR", Path(__file__).resolve().parent.p
 class CurriculumConfig:
     # Vocabulary grows from start_vocab by one character every `every` epochs after `start_epoch`.
     # start_vocab null means no curriculum: the whole vocabulary from the first epoch.
-    start_vocab: int | None = None
-    start_epoch: int = 500
-    every: int = 10
+    start_vocab: int | None = MISSING
+    start_epoch: int = MISSING
+    every: int = MISSING
 
 
 @dataclass
 class DataConfig:
-    vocab_size: int = 10
-    image_size: int = 32
-    batch_size: int = 64
-    eval_samples: int = 512
+    vocab_size: int = MISSING
+    image_size: int = MISSING
+    batch_size: int = MISSING
+    eval_samples: int = MISSING
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
 
 
 @dataclass
 class TextEncoderConfig:
-    char_embedding: int = 8
-    char_units: int = 16
-    spec_embedding: int = 4
-    spec_units: int = 8
-    features: int = 64
+    char_embedding: int = MISSING
+    char_units: int = MISSING
+    spec_embedding: int = MISSING
+    spec_units: int = MISSING
+    features: int = MISSING
 
 
 @dataclass
 class GeneratorConfig:
-    latent_dim: int = 0
-    base_filters: int = 32
-    block_filters: list[int] = field(default_factory=lambda: [32, 16])
+    latent_dim: int = MISSING
+    base_filters: int = MISSING
+    block_filters: list[int] = MISSING
 
 
 @dataclass
 class MinibatchDiscriminationConfig:
-    kernels: int = 0  # 0 disables the layer
-    kernel_dim: int = 5
+    kernels: int = MISSING  # 0 disables the layer
+    kernel_dim: int = MISSING
 
 
 @dataclass
 class DiscriminatorConfig:
-    image_noise: float = 0.05
-    dropout: float = 0.3
-    block_filters: list[int] = field(default_factory=lambda: [16, 32, 64])
-    text_channels: int = 4
-    head_filters: int = 32
-    output_bias: bool = True
+    image_noise: float = MISSING
+    dropout: float = MISSING
+    block_filters: list[int] = MISSING
+    text_channels: int = MISSING
+    head_filters: int = MISSING
+    output_bias: bool = MISSING
     minibatch_discrimination: MinibatchDiscriminationConfig = field(default_factory=MinibatchDiscriminationConfig)
 
 
@@ -80,93 +80,93 @@ class ModelConfig:
 
 @dataclass
 class ShuffleConfig:
-    chars_prob: float = 0.75  # otherwise the spec is shuffled
-    spec_too_prob: float = 0.2  # when chars are shuffled, also shuffle the spec
+    chars_prob: float = MISSING  # otherwise the spec is shuffled
+    spec_too_prob: float = MISSING  # when chars are shuffled, also shuffle the spec
 
 
 @dataclass
 class PenaltyConfig:
-    name: str = "none"  # none | gradient (WGAN-GP, in each critic update) | clip (weights after each D update)
-    weight: float = 5.0  # gradient-penalty lambda
-    clip_value: float = 0.01  # weight clipping bound
+    name: str = MISSING  # none | gradient (WGAN-GP, in each critic update) | clip (weights after each D update)
+    weight: float = MISSING  # gradient-penalty lambda
+    clip_value: float = MISSING  # weight clipping bound
 
 
 @dataclass
 class GanConfig:
-    loss: str = "nonsaturating"  # nonsaturating | saturating | wasserstein
+    loss: str = MISSING  # nonsaturating | saturating | wasserstein
     # labelled: one D update per sub-step, with its label | critic: WGAN-GP critic updates (see gan.py)
-    d_step: str = "labelled"
-    d_substeps: list[str] = field(default_factory=lambda: ["fake", "real", "mismatched", "real"])
+    d_step: str = MISSING
+    d_substeps: list[str] = MISSING
     penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
-    d_trains_text_encoder: bool = True
+    d_trains_text_encoder: bool = MISSING
     shuffle: ShuffleConfig = field(default_factory=ShuffleConfig)
-    fresh_batches: bool = False  # a new batch for every D sub-step and for G, instead of one per step
-    g_step_d_training: bool = True  # D's dropout and noise active inside G's update
-    d_only_steps: int = 0  # batches between G updates that train D only (DiscSteps)
-    d_only_epochs: int = 5
-    text_encoder_init: str = "pretrained"  # pretrained | random
-    interpolation_weight: float = 0.0  # GAN-INT: weight of G's loss on interpolated text embeddings
-    interpolation_beta: float = 0.5
-    l1_weight: float = 0.0
+    fresh_batches: bool = MISSING  # a new batch for every D sub-step and for G, instead of one per step
+    g_step_d_training: bool = MISSING  # D's dropout and noise active inside G's update
+    d_only_steps: int = MISSING  # batches between G updates that train D only (DiscSteps)
+    d_only_epochs: int = MISSING
+    text_encoder_init: str = MISSING  # pretrained | random
+    interpolation_weight: float = MISSING  # GAN-INT: weight of G's loss on interpolated text embeddings
+    interpolation_beta: float = MISSING
+    l1_weight: float = MISSING
 
 
 @dataclass
 class OptimizerConfig:
-    name: str = "adam"  # adam | rmsprop (the original WGAN's)
-    learning_rate: float = 5e-5
-    d_lr_factor: float = 1.0  # D's learning rate is learning_rate times this (TTUR)
-    beta_1: float = 0.5
-    beta_2: float = 0.9
+    name: str = MISSING  # adam | rmsprop (the original WGAN's)
+    learning_rate: float = MISSING
+    d_lr_factor: float = MISSING  # D's learning rate is learning_rate times this (TTUR)
+    beta_1: float = MISSING
+    beta_2: float = MISSING
     # none | epochs: both rates x decay_factor every decay_every epochs | updates: each optimizer's rate
     # x decay_factor every decay_every x steps_per_epoch of its own updates (the reference's schedule)
-    decay: str = "none"
-    decay_every: int = 0
-    decay_factor: float = 0.5
+    decay: str = MISSING
+    decay_every: int = MISSING
+    decay_factor: float = MISSING
 
 
 @dataclass
 class TrainerConfig:
-    epochs: int = 250
-    steps_per_epoch: int = 32
-    sample_every: int = 10
-    checkpoint_every: int = 1
-    steps_per_execution: int = 0  # GAN steps fused into one graph call; 0: a whole epoch
-    jit_compile: bool = False  # XLA for the GAN step
-    run_eagerly: bool = False  # train steps as Python, no tf.function: for debugging (same results, slower)
-    precision: str = "float32"  # float32 | bfloat16 (mixed_float16 needs loss scaling, which t2i lacks)
-    deterministic: bool = True
-    threads: int = 0  # 0: TensorFlow's default
-    verbose: bool = True
+    epochs: int = MISSING
+    steps_per_epoch: int = MISSING
+    sample_every: int = MISSING
+    checkpoint_every: int = MISSING
+    steps_per_execution: int = MISSING  # GAN steps fused into one graph call; 0: a whole epoch
+    jit_compile: bool = MISSING  # XLA for the GAN step
+    run_eagerly: bool = MISSING  # train steps as Python, no tf.function: for debugging (same results, slower)
+    precision: str = MISSING  # float32 | bfloat16 (mixed_float16 needs loss scaling, which t2i lacks)
+    deterministic: bool = MISSING
+    threads: int = MISSING  # 0: TensorFlow's default
+    verbose: bool = MISSING
 
 
 @dataclass
 class PretrainConfig:
-    epochs: int = 500
-    steps_per_epoch: int = 32
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    vocab_size: int = 62
-    max_mae: float = 0.15  # a result with a worse held-out MAE is refused, never cached or used
-    divergence_factor: float = 2.0  # held-out loss or MAE above this x its best so far: diverged
-    max_recoveries: int = 3  # restores of the best weights after divergence before Part 1 stops there
-    recovery_lr_factor: float = 0.5  # learning-rate factor for each recovery after the first
+    epochs: int = MISSING
+    steps_per_epoch: int = MISSING
+    batch_size: int = MISSING
+    learning_rate: float = MISSING
+    vocab_size: int = MISSING
+    max_mae: float = MISSING  # a result with a worse held-out MAE is refused, never cached or used
+    divergence_factor: float = MISSING  # held-out loss or MAE above this x its best so far: diverged
+    max_recoveries: int = MISSING  # restores of the best weights after divergence before Part 1 stops there
+    recovery_lr_factor: float = MISSING  # learning-rate factor for each recovery after the first
 
 
 @dataclass
 class SweepConfig:
-    name: str = "study"
-    workers: int = 0  # 0: one per core
+    name: str = MISSING
+    workers: int = MISSING
 
 
 @dataclass
 class T2IConfig:
-    seed: int = 0
-    series: dict[str, str] = field(default_factory=dict)
-    name: str = "baseline"
-    label: str = "Baseline"
-    runs_root: str = "runs"
-    run_dir: str = "${runs_root}/${name}/seed=${seed}"
-    cache_dir: str = "~/.cache/t2i"
+    seed: int = MISSING
+    series: dict[str, str] = MISSING
+    name: str = MISSING
+    label: str = MISSING
+    runs_root: str = MISSING
+    run_dir: str = MISSING
+    cache_dir: str = MISSING
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     gan: GanConfig = field(default_factory=GanConfig)
@@ -174,7 +174,7 @@ class T2IConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
-    budget: Any = None  # name of the chosen budget preset, for the record
+    budget: Any = MISSING  # name of the chosen budget preset, for the record
 
 
 ConfigStore.instance().store(name="t2i_schema", node=T2IConfig)

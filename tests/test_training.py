@@ -211,6 +211,17 @@ def test_config_composition_public_keys(tmp_path):
         compose_config(["data.batch_size=0"])
 
 
+def test_every_value_comes_from_conf(tmp_path):
+    """The schema holds types only: every budget and every ablation composes to a config with no MISSING leaf."""
+    from omegaconf import OmegaConf
+
+    from t2i.config import available
+
+    choices = [f"budget={b}" for b in available("budget")] + [f"+ablation={a}" for a in available("ablation")]
+    for choice in choices:
+        assert not OmegaConf.missing_keys(compose_config([choice, f"runs_root={tmp_path}"])), choice
+
+
 def test_tensorboard_has_scalars_samples_and_hparams(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
