@@ -14,10 +14,10 @@ import pytest
 from t2i.config import available
 
 
-def sweep(tmp_path, *overrides, cache=None, timeout=900):
+def sweep(tmp_path, *overrides, cache=None, timeout=900, eager=True):
     env = {**os.environ, "T2I_CACHE_DIR": str(cache or tmp_path / "cache"), "RAY_DEDUP_LOGS": "0"}
     # Eager steps: these tests are about launching, skipping and reporting jobs, not about the traced step.
-    cmd = [sys.executable, "-m", "t2i.cli", "sweep", "budget=tiny", "trainer.run_eagerly=true"]
+    cmd = [sys.executable, "-m", "t2i.cli", "sweep", "budget=tiny", f"trainer.run_eagerly={str(eager).lower()}"]
     cmd += [f"runs_root={tmp_path / 'runs'}", *overrides]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -26,8 +26,8 @@ def statuses(root: Path) -> dict:
     return {str(p.parent.relative_to(root)): json.loads(p.read_text()) for p in root.glob("**/status.json")}
 
 
-def check_sweep_runs_in_parallel_then_skips(tmp_path, names):
-    first = sweep(tmp_path, f"+ablation={','.join(names)}", "sweep.workers=2", "sweep.name=all")
+def check_sweep_runs_in_parallel_then_skips(tmp_path, names, eager=True):
+    first = sweep(tmp_path, f"+ablation={','.join(names)}", "sweep.workers=2", "sweep.name=all", eager=eager)
     assert first.returncode == 0, first.stderr[-3000:]
     root = tmp_path / "runs" / "all"
     runs = statuses(root)
@@ -44,7 +44,7 @@ def check_sweep_runs_in_parallel_then_skips(tmp_path, names):
     (root / "old" / "seed=0").mkdir(parents=True)
     (root / "old" / "seed=0" / "status.json").write_text(json.dumps({"status": "failed", "reason": "old"}))
     mtimes = {p: p.stat().st_mtime_ns for p in root.glob("**/metrics.csv")}
-    second = sweep(tmp_path, f"+ablation={','.join(names)}", "sweep.workers=2", "sweep.name=all")
+    second = sweep(tmp_path, f"+ablation={','.join(names)}", "sweep.workers=2", "sweep.name=all", eager=eager)
     assert second.returncode == 0, second.stderr[-3000:]
     assert {p: p.stat().st_mtime_ns for p in root.glob("**/metrics.csv")} == mtimes
     assert "epoch 1/2" not in second.stderr
@@ -58,7 +58,8 @@ def test_sweep_runs_ablations_in_parallel_then_skips_them(tmp_path):
 
 @pytest.mark.slow
 def test_sweep_runs_every_ablation_in_parallel_then_skips_them(tmp_path):
-    check_sweep_runs_in_parallel_then_skips(tmp_path, available("ablation"))
+    # The traced step of every ablation (the default suite trains each one eagerly, for two steps).
+    check_sweep_runs_in_parallel_then_skips(tmp_path, available("ablation"), eager=False)
 
 
 def test_the_table_reports_exactly_this_sweeps_jobs(tmp_path):
