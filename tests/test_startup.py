@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 
-from t2i.tf_startup import without_chatter
+import pytest
+
+from t2i.tf_startup import NO_DRIVER, has_cuda_driver, without_chatter
 
 # As TensorFlow 2.21 prints them on a CPU machine (two libraries, three lines each), then a real error.
 CHATTER = [
@@ -32,6 +34,12 @@ def test_only_the_known_info_lines_are_dropped():
     assert without_chatter(b"".join(CHATTER + KEPT[:2] + CHATTER + KEPT[2:])) == b"".join(KEPT)
 
 
+def test_the_cuinit_error_is_dropped_only_by_the_no_driver_filter():
+    cuinit = KEPT[0]
+    assert without_chatter(cuinit, NO_DRIVER) == b""
+    assert without_chatter(b"".join(KEPT[1:]), NO_DRIVER) == b"".join(KEPT[1:])
+
+
 def run(code: str, **env) -> subprocess.CompletedProcess:
     environ = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     return subprocess.run([sys.executable, "-c", code], env={**environ, **env}, capture_output=True, timeout=120)
@@ -48,3 +56,11 @@ def test_a_log_level_the_user_chose_is_kept():
     code = "import os, t2i; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
     assert run(code).stdout.strip() == b"2"
     assert run(code, TF_CPP_MIN_LOG_LEVEL="0").stdout.strip() == b"0"
+
+
+@pytest.mark.skipif(has_cuda_driver(), reason="with a CUDA driver installed, a failing cuInit is a real error")
+def test_a_machine_without_cuda_driver_prints_no_cuinit_error():
+    result = run("import t2i, tensorflow as tf; print(len(tf.config.list_physical_devices('GPU')))")
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.strip() == b"0"
+    assert b"cuInit" not in result.stderr, result.stderr.decode()
