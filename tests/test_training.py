@@ -222,6 +222,19 @@ def test_every_value_comes_from_conf(tmp_path):
         assert not OmegaConf.missing_keys(compose_config([choice, f"runs_root={tmp_path}"])), choice
 
 
+def test_keys_that_do_not_change_a_run_do_not_name_its_directory():
+    """A sweep over a volatile key (say pretrain.max_mae) must land in the run's one directory, which then
+    accepts the run as the same; so every volatile key is also left out of the sweep's directory names."""
+    import yaml
+
+    from t2i.training.rundir import VOLATILE_KEYS
+
+    hydra = yaml.safe_load((Path(__file__).parents[1] / "conf" / "config.yaml").read_text())["hydra"]
+    excluded = set(hydra["job"]["config"]["override_dirname"]["exclude_keys"])
+    for key in VOLATILE_KEYS:
+        assert key in excluded or any(k.startswith(f"{key}.") for k in excluded), key
+
+
 def test_tensorboard_has_scalars_samples_and_hparams(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
