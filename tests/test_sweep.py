@@ -1,5 +1,5 @@
 """`t2i sweep` end to end in subprocesses: parallel local runs, skipping, failures, busy runs, shared pretraining,
-Ray; and config errors in any combination, caught before anything runs."""
+Ray, submitit (SLURM's launcher, here with its local executor); and config errors in any combination, caught before anything runs."""
 
 from __future__ import annotations
 
@@ -118,3 +118,15 @@ def test_ray_launcher_on_a_local_loopback_instance(tmp_path):
     runs = statuses(tmp_path / "runs" / "study")
     assert sorted(runs) == ["baseline/seed=0", "mbd/seed=0"]
     assert all(s["status"] == "done" for s in runs.values())
+
+
+def test_submitit_launcher_with_its_local_executor(tmp_path):
+    """hydra/launcher=submitit_slurm runs the same plugin and job pickling on a cluster; no SLURM here."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    result = sweep(tmp_path, "+ablation=baseline,mbd", "hydra/launcher=submitit_local")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Submitit 'local' sweep" in result.stdout + result.stderr
+    assert result.stdout.count(" done") == 2
+    runs = statuses(tmp_path / "runs" / "study")
+    assert sorted(runs) == ["baseline/seed=0", "mbd/seed=0"]
+    assert all(s["status"] == "done" and s["epochs_done"] == 2 for s in runs.values())
