@@ -1,5 +1,6 @@
 """`t2i sweep` end to end in subprocesses: parallel local runs, skipping, failures, busy runs, shared pretraining,
-Ray, submitit (SLURM's launcher, here with its local executor); and config errors in any combination, caught before anything runs."""
+Ray, submitit (SLURM's launcher, here with its local executor); and config errors in any combination, caught
+before anything runs."""
 
 from __future__ import annotations
 
