@@ -17,8 +17,10 @@ BASELINE = "baseline"  # the series every other one is compared with (its ablati
 NOTES = (
     "MAE: generator vs. true image in [-1,1] pixel units, lower is better; means over seeds.",
     "epochs_to_<t>: finished epochs until MAE < t, blank (—) unless every seed got there.",
-    "significance: two-sided Welch t-test of final MAE against the baseline (needs >= 2 seeds each).",
+    "significance: two-sided Welch t-test of final MAE against the baseline (needs >= 2 seeds each, and every "
+    "run of both series at the same epoch).",
 )
+UNEQUAL = "epochs differ"  # the significance cell where runs in progress would compare unequal training
 
 
 def summarise(series: Sequence[Series], thresholds: Sequence[float] = (0.2, 0.1)) -> pd.DataFrame:
@@ -33,10 +35,13 @@ def summarise(series: Sequence[Series], thresholds: Sequence[float] = (0.2, 0.1)
     minutes                training time of a run
     delta_vs_baseline      final_mae - baseline final_mae (NaN without a baseline)
     p_value, significance  Welch t-test of the seeds' final MAEs against the baseline's (see t2i.welch)
+    Both compare final MAEs, so they are NaN (significance 'epochs differ') unless every run of the series
+    and of the baseline finished the same number of epochs: a run in progress is compared in mae_at_epochs.
     """
     if not series:
         raise PlotError("no runs to summarise")
     finals = {name: np.array([r.final_mae for r in runs]) for name, runs in series}
+    epochs = {name: {r.finished_epochs for r in runs} for name, runs in series}
     base = finals.get(BASELINE)
     rows = []
     for name, runs in series:
@@ -55,10 +60,11 @@ def summarise(series: Sequence[Series], thresholds: Sequence[float] = (0.2, 0.1)
             row[f"epochs_to_{t:g}"] = reached.mean()  # NaN propagates: see the docstring
             row[f"reached_{t:g}"] = int(np.isfinite(reached).sum())
         row["minutes"] = np.mean([r.minutes for r in runs])
-        row["delta_vs_baseline"] = f.mean() - base.mean() if base is not None else math.nan
-        p = welch_p_value(f, base) if base is not None and name != BASELINE else math.nan
+        comparable = base is not None and len(epochs[name] | epochs[BASELINE]) == 1
+        row["delta_vs_baseline"] = f.mean() - base.mean() if comparable else math.nan
+        p = welch_p_value(f, base) if comparable and name != BASELINE else math.nan
         row["p_value"] = p
-        row["significance"] = significance(p)
+        row["significance"] = significance(p) if comparable or base is None else UNEQUAL
         rows.append(row)
     return pd.DataFrame(rows)
 

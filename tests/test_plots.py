@@ -12,7 +12,6 @@ from t2i.mae_figure import COLOURS, STYLES, plot_mae
 from t2i.plots import plot_mae_command
 from t2i.runs import PlotError, find_runs, group
 from t2i.summary import summarise
-from t2i.welch import welch_p_value
 
 ORDER = study.load().series
 
@@ -90,9 +89,8 @@ def test_summary_numbers(runs_root):
     assert s["best_mae"] == pytest.approx(0.275)
     assert math.isnan(s["epochs_to_0.2"]) and s["reached_0.2"] == 0
     assert s["minutes"] == pytest.approx((20 + 10) / 60 / 2)
-    assert s["delta_vs_baseline"] == pytest.approx(0.175)
-    assert s["p_value"] == pytest.approx(welch_p_value([0.20, 0.35], [0.08, 0.12, 0.10]))
-    assert s["significance"].startswith("p=") and s["significance"].endswith("n.s.")
+    # Final MAEs after 4 and 2 epochs against the baseline's after 4: no delta and no test (mae_at_epochs compares)
+    assert math.isnan(s["delta_vs_baseline"]) and math.isnan(s["p_value"]) and s["significance"] == "epochs differ"
 
     m = row(df, "mbd")
     assert m["seeds"] == 1 and m["epochs"] == 3  # partial 4th line dropped
@@ -100,7 +98,14 @@ def test_summary_numbers(runs_root):
     assert math.isnan(m["final_mae_std"])
     assert m["epochs_to_0.2"] == 3 and m["epochs_to_0.1"] != m["epochs_to_0.1"]  # 0.10 is not < 0.1
     assert m["minutes"] == pytest.approx(3.0)
-    assert m["significance"] == ""  # one seed: no test
+    assert m["significance"] == "epochs differ"  # 3 epochs against the baseline's 4
+
+
+def test_the_baseline_test_needs_equal_epochs(runs_root):
+    runs = [r for r in find_runs(runs_root) if (r.name, r.seed) != ("shuffle", 1)]  # drop the run in progress
+    s = row(table(runs), "shuffle")
+    assert s["seeds"] == 1 and s["epochs"] == 4 and s["delta_vs_baseline"] == pytest.approx(0.10)
+    assert s["significance"] == ""  # one seed: no test
 
 
 def test_custom_thresholds_and_no_baseline(runs_root):
