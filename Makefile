@@ -40,13 +40,14 @@ parity: install
 
 STUDY_DIR := experiments/ablation_study
 
-# Baseline and LRx10 at the reference's 1,500 epochs (about 4 h each on one core of the study's machine).
+# Baseline and LRx10 at the reference's 1,500 epochs (about 2.5 h each, side by side at one thread each on 2 cores).
 # Resumable: rerun after an interruption and finished epochs are kept.
 study-paper: install
 	-$(T2I) sweep '+ablation=baseline,lrx10' seed=0 budget=paper sweep.name=paper sweep.workers=2 trainer.threads=1
 	$(T2I) report $(or $(wildcard runs/paper),experiments/paper_budget/runs) -o experiments/paper_budget \
 		--at-epoch 100 --at-epoch 250 --at-epoch 500 --at-epoch 1000 --at-epoch 1500 --keep-runs \
 		--title 'Baseline and LRx10 at the paper budget (1,500 epochs)'
+
 study-report: install
 	$(T2I) report $(or $(wildcard runs/ablation_study),$(STUDY_DIR)/runs) -o $(STUDY_DIR) --study reference \
 		--at-epoch 25 --at-epoch 50 --at-epoch 100 --at-epoch 150 --at-epoch 200 --at-epoch 250 \
