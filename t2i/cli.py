@@ -79,7 +79,7 @@ def _compose(overrides):
 
 @app.command()
 def train(overrides: list[str] | None = OVERRIDES):
-    """Train one GAN run (Part 2); resumes an interrupted run, skips a finished one."""
+    """Train one GAN run (Part 2); resumes an interrupted run, skips a finished one, continues one to more epochs."""
     cfg = _compose(overrides)
     from t2i.training.rundir import RunInterrupted
 

@@ -89,6 +89,28 @@ def test_finished_run_is_skipped_and_a_different_config_is_refused(tmp_path):
     assert (Path(cfg.run_dir) / "metrics.csv").read_text() == before
 
 
+def test_a_finished_run_continues_to_more_epochs_as_if_it_had_run_them_at_once(tmp_path):
+    """The paper budget's runs repeated the default budget's 250 epochs bit for bit; a finished run asked for
+    more epochs resumes from its last checkpoint instead, and its curve is the longer run's."""
+    from t2i.training.run import RunDirError, train
+    from t2i.training.rundir import read_config
+
+    args = ["budget=tiny", "trainer.steps_per_epoch=4"]
+    longer = compose_config([*args, "trainer.epochs=5", f"runs_root={tmp_path / 'at_once'}"])
+    train(longer)
+    short = compose_config([*args, "trainer.epochs=3", f"runs_root={tmp_path / 'extended'}"])
+    assert train(short)["epochs_done"] == 3
+    status = train(compose_config([*args, "trainer.epochs=5", f"runs_root={tmp_path / 'extended'}"]))
+    assert status["outcome"] == "resumed" and status["epochs_done"] == 5
+    pd.testing.assert_frame_equal(metrics(short.run_dir), metrics(longer.run_dir), check_exact=True)
+    assert read_config(short.run_dir).trainer.epochs == 5
+    # What is scaled to the budget (here the decay schedule) changes the first epochs too: another config.
+    decayed = [*args, "+ablation=lr_decay", f"runs_root={tmp_path / 'decay'}"]
+    train(compose_config([*decayed, "trainer.epochs=2", "trainer.run_eagerly=true"]))
+    with pytest.raises(RunDirError, match="different config.*decay_every"):
+        train(compose_config([*decayed, "trainer.epochs=10", "trainer.run_eagerly=true"]))
+
+
 def test_a_run_held_by_another_process_is_refused_and_left_alone(tmp_path):
     from omegaconf import OmegaConf
 
@@ -183,8 +205,8 @@ def test_cli_train_smoke_and_existing_run_dir(tmp_path):
     assert "final MAE" in ok.output
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and "already complete" in again.output
-    clash = runner.invoke(app, [*args, "trainer.epochs=3"])
-    assert clash.exit_code == 2 and "different config" in clash.output
+    clash = runner.invoke(app, [*args, "trainer.epochs=1"])
+    assert clash.exit_code == 2 and "different config" in clash.output and "not cut to fewer" in clash.output
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")

@@ -8,6 +8,7 @@ weights `t2i generate` loads), samples/ and tensorboard/.
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -85,9 +86,20 @@ def read_config(run_dir) -> DictConfig:
     return cfg
 
 
+# A finished (or interrupted) run continues under a larger `trainer.epochs`: its first epochs are what a longer
+# run computes, since nothing in a run reads the epoch budget except through the config, and whatever is
+# scaled to it (a curriculum, a decay schedule) resolves to another value and is refused as another config.
+# `budget` is the budget file's name, which says nothing beyond the values it sets.
+EXTENDABLE_KEYS = ("trainer.epochs", "budget")
+
+
 def comparable(cfg) -> dict:
-    data = OmegaConf.to_container(cfg, resolve=True)
-    for key in VOLATILE_KEYS:
+    return _without(OmegaConf.to_container(cfg, resolve=True), VOLATILE_KEYS)
+
+
+def _without(data: dict, keys) -> dict:
+    data = copy.deepcopy(data)
+    for key in keys:
         *parents, leaf = key.split(".")
         node = data
         for p in parents:
@@ -322,7 +334,8 @@ def claim(run_dir: Path):
 
 
 def check_run_dir(cfg) -> str:
-    """'new', 'resume' or 'done' for this config's run directory; RunDirError if it holds another run."""
+    """'new', 'resume' or 'done' for this config's run directory; RunDirError if it holds another run. A run
+    asked for more epochs than its directory's config resumes (EXTENDABLE_KEYS)."""
     run_dir = Path(cfg.run_dir)
     saved = run_dir / CONFIG
     if not saved.exists():
@@ -339,10 +352,21 @@ def check_run_dir(cfg) -> str:
         old = comparable(read_config(run_dir))
     except DamagedRunDir as exc:
         raise DamagedRunDir(f"{exc}; move it away or choose another run_dir") from None
-    diff = _first_difference(old, comparable(cfg))
-    if diff:
-        raise RunDirError(f"{run_dir} holds a run with a different config ({diff}); choose another run_dir")
-    return "done" if read_status(run_dir).get("status") == "done" else "resume"
+    new = comparable(cfg)
+    diff = _first_difference(old, new)
+    if not diff:
+        return "done" if read_status(run_dir).get("status") == "done" else "resume"
+    if _longer(old, new) and not _first_difference(_without(old, EXTENDABLE_KEYS), _without(new, EXTENDABLE_KEYS)):
+        return "resume"  # continued to the larger budget; _mark_running saves the new config
+    if _longer(new, old):
+        diff += "; a run can be continued to more epochs, not cut to fewer"
+    raise RunDirError(f"{run_dir} holds a run with a different config ({diff}); choose another run_dir")
+
+
+def _longer(a: dict, b: dict) -> bool:
+    """Whether config `b` asks for more epochs than `a`."""
+    epochs = [c.get("trainer", {}).get("epochs") for c in (a, b)]
+    return all(isinstance(e, int) for e in epochs) and epochs[1] > epochs[0]
 
 
 def resume_point(cfg) -> int | None:
