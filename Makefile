@@ -56,6 +56,7 @@ study-report: install
 
 lint: install
 	$(VENV)/bin/ruff check t2i tests experiments
+	$(VENV)/bin/ruff format --check t2i tests experiments
 
 bench: install
 	$(T2I) bench

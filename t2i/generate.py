@@ -185,9 +185,7 @@ def true_images(chars, spec, size: int) -> np.ndarray:
     from t2i.data import render
 
     bg, fg = spec_colours(spec)
-    renders = [
-        render.render_reference(decode_chars(c), COLOURS[b], COLOURS[f], size) for c, b, f in zip(chars, bg, fg)
-    ]
+    renders = [render.render_reference(decode_chars(c), COLOURS[b], COLOURS[f], size) for c, b, f in zip(chars, bg, fg)]
     return np.stack(renders)
 
 

@@ -57,8 +57,9 @@ def test_discriminator_block_skips_before_any_activation(tiny_cfg):
     assert d.get_layer(act).negative_slope == pytest.approx(0.1)
     (dropout,) = _inbound(d, act)
     assert isinstance(d.get_layer(dropout), keras.layers.Dropout) and _inbound(d, dropout) == ["block1_down"]
-    add = next(layer for layer in d.layers
-               if isinstance(layer, keras.layers.Add) and "block1_res" in _inbound(d, layer.name))
+    add = next(
+        layer for layer in d.layers if isinstance(layer, keras.layers.Add) and "block1_res" in _inbound(d, layer.name)
+    )
     assert sorted(_inbound(d, add.name)) == sorted([dropout, "block1_res"])
     head = d.get_layer("head")
     assert isinstance(head.activation, keras.layers.LeakyReLU) and head.activation.negative_slope == pytest.approx(0.1)
@@ -69,8 +70,9 @@ def test_generator_block_skips_the_normalised_map_and_has_no_bias(tiny_cfg):
     assert not g.get_layer("block0_up").use_bias
     (act,) = _inbound(g, "block0_res")
     assert isinstance(g.get_layer(act), keras.layers.LeakyReLU) and _inbound(g, act) == ["block0_norm"]
-    add = next(layer for layer in g.layers
-               if isinstance(layer, keras.layers.Add) and "block0_res" in _inbound(g, layer.name))
+    add = next(
+        layer for layer in g.layers if isinstance(layer, keras.layers.Add) and "block0_res" in _inbound(g, layer.name)
+    )
     assert sorted(_inbound(g, add.name)) == ["block0_norm", "block0_res"]
 
 

@@ -112,7 +112,6 @@ def test_mbd_config_round_trip():
     assert (clone.kernels, clone.kernel_dim, clone.name) == (7, 2, "mbd")
 
 
-
 def test_graph_mode_computes_the_same_networks_as_eager():
     """Regression: TF's oneDNN remapper once mis-fused the residual blocks inside tf.function."""
     import numpy as np
