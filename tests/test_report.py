@@ -180,6 +180,16 @@ def test_best_and_worst_series_among_those_that_finished(report):
     assert (out / "samples_worst_custom.png").read_bytes() == b"custom 0 4"
 
 
+def test_a_series_ahead_of_all_others_is_shown_once():
+    import pandas as pd
+
+    from t2i.report.samples import best_and_worst
+
+    summary = pd.DataFrame({"ablation": ["baseline", "lrx10"], "epochs": [325, 438], "final_mae": [0.18, 0.05]})
+    assert best_and_worst(summary) == {"best": "lrx10"}
+    assert best_and_worst(summary.assign(epochs=1500)) == {"best": "lrx10", "worst": "baseline"}
+
+
 def test_evaluation_per_colour_and_character(report):
     parts, out = report["parts"], report["out"]
     overview = by(table(parts["Evaluation: colours and characters"]), "series")
