@@ -89,7 +89,7 @@ def test_finished_run_is_skipped_and_a_different_config_is_refused(tmp_path):
     assert (Path(cfg.run_dir) / "metrics.csv").read_text() == before
 
 
-def test_a_finished_run_continues_to_more_epochs_as_if_it_had_run_them_at_once(tmp_path):
+def test_a_finished_run_continues_to_more_epochs_as_if_it_had_run_them_at_once(tmp_path, capsys):
     """The paper budget's runs repeated the default budget's 250 epochs bit for bit; a finished run asked for
     more epochs resumes from its last checkpoint instead, and its curve is the longer run's."""
     from t2i.training.run import RunDirError, train
@@ -100,7 +100,12 @@ def test_a_finished_run_continues_to_more_epochs_as_if_it_had_run_them_at_once(t
     train(longer)
     short = compose_config([*args, "trainer.epochs=3", f"runs_root={tmp_path / 'extended'}"])
     assert train(short)["epochs_done"] == 3
+    capsys.readouterr()
     status = train(compose_config([*args, "trainer.epochs=5", f"runs_root={tmp_path / 'extended'}"]))
+    # Progress shows the run's best MAE, the first three epochs' included.
+    best_of_three = metrics(short.run_dir)["mae"].iloc[:3].min()
+    first = next(line for line in capsys.readouterr().err.splitlines() if "epoch 4/5" in line)
+    assert float(first.split("best ")[1].split()[0]) <= round(best_of_three, 4)
     assert status["outcome"] == "resumed" and status["epochs_done"] == 5
     pd.testing.assert_frame_equal(metrics(short.run_dir), metrics(longer.run_dir), check_exact=True)
     assert read_config(short.run_dir).trainer.epochs == 5

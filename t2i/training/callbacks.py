@@ -179,10 +179,10 @@ class Checkpoint(keras.callbacks.Callback):
 class Progress(keras.callbacks.Callback):
     """One line an epoch: epoch, MAE, best MAE, vocabulary, time and ETA."""
 
-    def __init__(self, label: str, stream=sys.stderr):
+    def __init__(self, label: str, stream=sys.stderr, best: float = math.inf):
         super().__init__()
         self.label, self.stream = label, stream
-        self.best = math.inf
+        self.best = best  # a resumed run's best so far, so that "best" is the run's, not this process's
         self.started = 0.0
         self.first_epoch = 0
 

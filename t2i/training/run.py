@@ -5,6 +5,7 @@ The run directory's layout and the checks before a resume are in rundir.py; the 
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 import time
@@ -194,7 +195,8 @@ class _Session:
             ),
         ]
         if cfg.trainer.verbose:
-            callbacks.insert(3, cb.Progress(f"{cfg.name} seed={cfg.seed}"))
+            best = summarise_metrics(run_dir / "metrics.csv")["best_mae"]
+            callbacks.insert(3, cb.Progress(f"{cfg.name} seed={cfg.seed}", best=math.inf if math.isnan(best) else best))
         if self.initial_epoch < cfg.trainer.epochs:
             self.gan.fit(
                 gan_dataset(self.sampler, cfg, start_step=self.initial_epoch * cfg.trainer.steps_per_epoch),

@@ -163,7 +163,16 @@ def write_status(run_dir, **fields) -> None:
 
 
 def running_fields() -> dict:
-    return {"status": "running", "reason": None, "traceback": None, "pid": os.getpid(), "host": socket.gethostname()}
+    # A run continued to more epochs was `done`: its final and best MAE are not final any more.
+    return {
+        "status": "running",
+        "reason": None,
+        "traceback": None,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "final_mae": None,
+        "best_mae": None,
+    }
 
 
 # --- metrics -----------------------------------------------------------------------------------------
