@@ -161,11 +161,13 @@ def test_killed_run_resumes_to_the_uninterrupted_curve(tmp_path):
     _wait_for_epochs(run_dir, 3, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert json.loads((run_dir / "status.json").read_text())["status"] == "running"  # it could not say otherwise
+    killed = json.loads((run_dir / "status.json").read_text())
+    assert killed["status"] == "running"  # it could not say otherwise
     assert read_status(run_dir)["status"] == "interrupted"  # but its process is gone
+    assert killed["minutes"] > 0  # the training time of its checkpointed epochs is kept
 
     status = train(compose_config(overrides))
-    assert status["status"] == "done" and status["epochs_done"] == 6
+    assert status["status"] == "done" and status["epochs_done"] == 6 and status["minutes"] > killed["minutes"]
     pd.testing.assert_frame_equal(metrics(run_dir), metrics(reference.run_dir))
 
 

@@ -179,9 +179,9 @@ class Checkpoint(keras.callbacks.Callback):
 class Progress(keras.callbacks.Callback):
     """One line an epoch: epoch, MAE, best MAE, vocabulary, time and ETA."""
 
-    def __init__(self, label: str, stream=sys.stderr, best: float = math.inf):
+    def __init__(self, label: str, stream=None, best: float = math.inf):
         super().__init__()
-        self.label, self.stream = label, stream
+        self.label, self._stream = label, stream
         self.best = best  # a resumed run's best so far, so that "best" is the run's, not this process's
         self.started = 0.0
         self.first_epoch = 0
@@ -202,7 +202,7 @@ class Progress(keras.callbacks.Callback):
             f"[{self.label}] epoch {epoch + 1}/{total}  mae {logs.get('mae', float('nan')):.4f}  "
             f"best {self.best:.4f}  vocab {logs.get('vocab_size', '-')}  {per_epoch:.1f}s/epoch  "
             f"ETA {_duration(eta)}",
-            file=self.stream,
+            file=self._stream or sys.stderr,  # looked up now: whoever redirected stderr since import gets it
             flush=True,
         )
 

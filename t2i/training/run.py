@@ -110,13 +110,11 @@ def train(cfg) -> dict:
             raise _stopped(run_dir, exc) from None
         if start is not None:
             _mark_running(cfg, run_dir)
-        started = time.time()
         try:
             result = session.fit()
         except BaseException as exc:
             raise _stopped(run_dir, exc) from None
-        minutes = read_status(run_dir).get("minutes", 0.0) + (time.time() - started) / 60
-        write_status(run_dir, status="done", reason=None, minutes=round(minutes, 3), **result)
+        write_status(run_dir, status="done", reason=None, **result)
         return {**read_status(run_dir), "outcome": "resumed" if session.initial_epoch else "done"}
 
 
@@ -182,6 +180,12 @@ class _Session:
         if self.initial_epoch or dropped:
             note = f" (dropping {dropped} logged epochs the interruption left without a checkpoint)" if dropped else ""
             print(f"t2i: resuming {run_dir} after epoch {self.initial_epoch}{note}", file=sys.stderr, flush=True)
+        # Training minutes go into status.json with each checkpoint, so a killed run's time is not lost.
+        before, started = read_status(run_dir).get("minutes") or 0.0, time.time()
+
+        def minutes() -> float:
+            return round(before + (time.time() - started) / 60, 3)
+
         writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "samples"))
         callbacks = [
             cb.EpochSchedule(cfg),
@@ -191,7 +195,10 @@ class _Session:
             cb.SampleGrid(self.evalset, run_dir / "samples", writer, cfg.trainer.sample_every),
             cb.HParams(cfg, run_dir / "tensorboard", run_dir / "metrics.csv"),
             cb.Checkpoint(
-                self.checkpoint, run_dir, cfg.trainer.checkpoint_every, lambda e: write_status(run_dir, epochs_done=e)
+                self.checkpoint,
+                run_dir,
+                cfg.trainer.checkpoint_every,
+                lambda e: write_status(run_dir, epochs_done=e, minutes=minutes()),
             ),
         ]
         if cfg.trainer.verbose:
@@ -207,7 +214,7 @@ class _Session:
                 shuffle=False,
                 callbacks=callbacks,
             )
-        return summarise_metrics(run_dir / "metrics.csv")
+        return {**summarise_metrics(run_dir / "metrics.csv"), "minutes": minutes()}
 
 
 def summarise_metrics(path: Path) -> dict:
