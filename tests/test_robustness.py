@@ -67,7 +67,7 @@ def raise_at_status(epoch: int, exc=Crash, after_write=False):
     original = run.write_status
 
     def patched(run_dir, **fields):
-        if set(fields) == {"epochs_done"} and fields["epochs_done"] == epoch:
+        if "status" not in fields and fields.get("epochs_done") == epoch:  # not the final `done` write
             if after_write:
                 original(run_dir, **fields)
             raise exc()
