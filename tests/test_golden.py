@@ -1,0 +1,40 @@
+"""Golden curves: the step of every ablation gives the numbers it gave when the goldens were recorded.
+
+Recorded with `python -m tests.golden.record` before a change that must change structure only. On the
+recording machine (same CPU model and core count) every number must be equal bit for bit; on another CPU,
+kernels round differently, so numbers must agree to 1e-4 relative, which a changed step never does (the
+smallest change a step makes at this budget moves D's losses by more than 1e-3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from t2i.config import available
+from tests.golden.harness import COMBOS, FAST, GRAPH, golden_name, machine, recorded, recorded_machine, run_ablation
+
+JOBS = [(n, False) for n in available("ablation")] + [(n, True) for n in GRAPH] + [(n, False) for n in COMBOS]
+
+
+def _param(name, graph):
+    marks = [] if (name in FAST and not graph) or (graph and name == "baseline") else [pytest.mark.slow]
+    return pytest.param(name, graph, id=golden_name(name, graph), marks=marks)
+
+
+def test_every_ablation_has_a_golden_curve():
+    for name, graph in JOBS:
+        recorded(golden_name(name, graph))
+
+
+@pytest.mark.parametrize(("name", "graph"), [_param(n, g) for n, g in JOBS])
+def test_golden_curve(name, graph, tmp_path):
+    got = run_ablation(name, tmp_path, graph)
+    want = recorded(golden_name(name, graph))
+    assert list(got.columns) == list(want.columns)
+    assert len(got) == len(want)
+    if machine() == recorded_machine():
+        pd.testing.assert_frame_equal(got, want, check_exact=True, check_dtype=False)
+    else:
+        np.testing.assert_allclose(got.to_numpy(float), want.to_numpy(float), rtol=1e-4, atol=1e-6)
