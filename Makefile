@@ -31,7 +31,7 @@ study: install
 	-$(T2I) sweep +study=reference sweep.workers=2 trainer.threads=1
 	$(MAKE) study-report
 
-# Parity with the reference's own code (targets in t2i/parity.py): LRx10 for 60 epochs and the study's Baseline
+# Parity with the reference's own code (targets in t2i/sweeps/parity.py): LRx10 for 60 epochs and the study's Baseline
 # for 250, three seeds each, after the 480-epoch Part 1. Resumable; exit 3 while runs are missing.
 parity: install
 	-$(T2I) sweep '+ablation=lrx10' seed=0,1,2 trainer.epochs=60 sweep.name=parity sweep.workers=2 trainer.threads=1

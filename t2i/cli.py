@@ -23,12 +23,12 @@ def _known_errors() -> tuple:
     only asked for their errors once something has imported them."""
     from t2i.config import ConfigError
     from t2i.data.vocab import VocabularyError
-    from t2i.generate import ModelLoadError, UsageError
-    from t2i.training.rundir import RunDirError
+    from t2i.inference import ModelLoadError, UsageError
+    from t2i.store.rundir import RunDirError
 
     errors = [ConfigError, VocabularyError, RunDirError, ModelLoadError, UsageError]
-    if "t2i.training.state" in sys.modules:
-        from t2i.training.state import CheckpointError
+    if "t2i.store.checkpoint" in sys.modules:
+        from t2i.store.checkpoint import CheckpointError
 
         errors.append(CheckpointError)
     if "t2i.training.setup" in sys.modules:
@@ -81,7 +81,7 @@ def _compose(overrides):
 def train(overrides: list[str] | None = OVERRIDES):
     """Train one GAN run (Part 2); resumes an interrupted run, skips a finished one, continues one to more epochs."""
     cfg = _compose(overrides)
-    from t2i.training.rundir import RunInterrupted
+    from t2i.store.rundir import RunInterrupted
 
     with user_errors():
         from t2i.training.run import train as run_train
@@ -127,7 +127,7 @@ def sweep(overrides: list[str] | None = OVERRIDES):
     (default, local processes; sweep.workers=N), submitit_slurm, or ray.
     """
     overrides = list(overrides or [])
-    from t2i.sweep import SUCCESS, format_table, run_sweep
+    from t2i.sweeps.sweep import SUCCESS, format_table, run_sweep
 
     with user_errors():
         try:
@@ -152,7 +152,7 @@ def plot_mae(
     threshold: list[float] = typer.Option([0.2, 0.1], help="MAE thresholds for the epochs-to-threshold columns."),
 ):
     """Compare MAE curves of all runs below RUNS_DIR in one figure, plus summary.csv and summary.md."""
-    from t2i.plots import PlotError, plot_mae_command
+    from t2i.analysis.plots import PlotError, plot_mae_command
 
     if not runs_dir.exists():
         fail(f"{runs_dir} does not exist")
@@ -180,9 +180,9 @@ def report(
     keep_runs: bool = typer.Option(False, help="Copy finished runs' small files into OUTPUT_DIR/runs."),
 ):
     """The whole report of a sweep: README.md with the MAE figure, tables, tests, samples and evaluations."""
+    from t2i.analysis.report import Options, build_report
+    from t2i.analysis.runs import PlotError
     from t2i.config import ConfigError
-    from t2i.report import Options, build_report
-    from t2i.runs import PlotError
 
     options = Options(
         at_epochs=tuple(at_epoch),
@@ -211,7 +211,7 @@ def parity(
     runs_dirs: list[Path] = typer.Argument(..., help="directories holding the Baseline and LRx10 runs"),
 ):
     """Check the parity targets against the reference (exit 1 if one is missed, 3 while runs are pending)."""
-    from t2i import parity as checks
+    from t2i.sweeps import parity as checks
 
     with user_errors():
         rows = checks.check(runs_dirs, checks.default_cache_dir())
@@ -232,7 +232,7 @@ def generate(
     steps: int = typer.Option(8, "--steps", help="Images in the --interpolate strip."),
 ):
     """Generate images for texts with a trained generator: truth | generated per text, or an interpolation strip."""
-    from t2i.generate import generate_command
+    from t2i.inference import generate_command
 
     with user_errors():
         path = generate_command(run, texts, bg, fg, spec, output, interpolation=interpolate, steps=steps)
@@ -255,8 +255,8 @@ def evaluate(
     evaluation.png. Readability: share of generated images whose nearest (L1) true render among all texts
     in the same colours is their own.
     """
-    from t2i.evaluation import evaluate as run_evaluation
-    from t2i.evaluation import format_table
+    from t2i.analysis.evaluation import evaluate as run_evaluation
+    from t2i.analysis.evaluation import format_table
 
     if samples < 1:
         fail(f"--samples must be at least 1, got {samples}")
@@ -278,7 +278,7 @@ def bench(
     """
     import json
 
-    from t2i.bench import run_bench
+    from t2i.sweeps.bench import run_bench
 
     text = json.dumps(run_bench(quick=quick), indent=2)
     if output is not None:

@@ -17,7 +17,7 @@ from t2i.cli import app
 def test_forward_flops_of_conv_transposed_conv_and_dense_layers():
     import keras
 
-    from t2i.bench import forward_flops
+    from t2i.sweeps.bench import forward_flops
 
     model = keras.Sequential(
         [
@@ -33,7 +33,7 @@ def test_forward_flops_of_conv_transposed_conv_and_dense_layers():
 
 
 def test_analytic_flops_grow_with_the_batch_and_the_discriminators_sub_steps(tiny_cfg):
-    from t2i.bench import analytic_flops, forward_flops
+    from t2i.sweeps.bench import analytic_flops, forward_flops
     from t2i.training.run import build_gan
 
     cfg = tiny_cfg()
@@ -55,7 +55,7 @@ def test_analytic_flops_grow_with_the_batch_and_the_discriminators_sub_steps(tin
 def test_images_in_counts_every_images_leaf_however_nested():
     import numpy as np
 
-    from t2i.bench import _images_in
+    from t2i.sweeps.bench import _images_in
 
     batch = {"chars": np.zeros([4, 2]), "images": np.zeros([4, 32, 32, 3])}
     assert _images_in({"d": (batch, batch), "g": batch, "seed": np.zeros([2])}) == 12
@@ -65,7 +65,7 @@ def test_images_in_counts_every_images_leaf_however_nested():
 def test_epoch_end_times_are_each_epochs_last_summary(tmp_path):
     import tensorflow as tf
 
-    from t2i.bench import epoch_end_times
+    from t2i.sweeps.bench import epoch_end_times
 
     writer = tf.summary.create_file_writer(str(tmp_path))
     with writer.as_default():
@@ -81,8 +81,8 @@ def test_epoch_end_times_are_each_epochs_last_summary(tmp_path):
 
 def test_short_budget_run_measures_the_whole_epoch_of_a_real_run(tmp_path):
     """The bench's own short-budget config at --quick sizes (its Part 1 must pass its check)."""
-    from t2i.bench import QUICK, short_budget_overrides, short_budget_run
     from t2i.config import compose_config
+    from t2i.sweeps.bench import QUICK, short_budget_overrides, short_budget_run
 
     run = short_budget_run(compose_config([*short_budget_overrides(QUICK, tmp_path), "trainer.verbose=false"]))
     assert run["epoch_overhead_epochs"] == [2]
@@ -144,7 +144,7 @@ def test_quick_bench_prints_one_complete_json_document(tmp_path):
 
 @pytest.mark.slow
 def test_xla_is_timed_in_a_fresh_process_without_op_determinism(tmp_path):
-    from t2i.bench import QUICK, xla_variant
+    from t2i.sweeps.bench import QUICK, xla_variant
 
     overrides = ["budget=tiny", f"runs_root={tmp_path}", "trainer.jit_compile=true", "trainer.deterministic=false"]
     out = xla_variant(overrides, QUICK)

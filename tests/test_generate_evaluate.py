@@ -80,7 +80,7 @@ def test_generate_default_output_from_checkpoints_dir(run_dir, tmp_path, monkeyp
 
 
 def test_interpolation_strip(run_dir, tmp_path):
-    from t2i.generate import encode_texts, interpolate, load_model, resolve_spec
+    from t2i.inference import encode_texts, interpolate, load_model, resolve_spec
 
     out = tmp_path / "strip.png"
     result = runner.invoke(app, ["generate", str(run_dir), "12", "89", "--interpolate", "--steps", "5", "-o", str(out)])
@@ -163,7 +163,7 @@ def test_evaluate_averages_are_consistent(evaluation):
 
 
 def test_evaluate_errors_match_independent_computation(run_dir, evaluation):
-    from t2i.generate import load_model
+    from t2i.inference import load_model
 
     rows = read_csv(run_dir / "evaluation_samples.csv")
     errors = np.array([float(r["mae"]) for r in rows])
@@ -185,8 +185,8 @@ def test_evaluate_errors_match_independent_computation(run_dir, evaluation):
 
 def test_nearest_renders(run_dir):
     """The nearest-render search on two colour pairs: true images, a swapped one, and a brute-force check."""
+    from t2i.analysis.evaluation import nearest_renders
     from t2i.data.dataset import TextImageSampler
-    from t2i.evaluation import nearest_renders
 
     sampler = TextImageSampler(10, 32, run_dir.parents[1] / "cache")
     pair = np.tile(np.arange(100), 2).astype(np.int32)

@@ -7,8 +7,8 @@ import json
 from test_plots import write_run
 from typer.testing import CliRunner
 
-from t2i import parity
 from t2i.cli import app
+from t2i.sweeps import parity
 
 
 def _lrx10(root, seed, at30, at60):

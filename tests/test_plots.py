@@ -7,11 +7,11 @@ import math
 import pandas as pd
 import pytest
 
-from t2i import study
-from t2i.mae_figure import COLOURS, STYLES, plot_mae
-from t2i.plots import plot_mae_command
-from t2i.runs import PlotError, find_runs, group
-from t2i.summary import summarise
+from t2i.analysis.mae_figure import COLOURS, STYLES, plot_mae
+from t2i.analysis.plots import plot_mae_command
+from t2i.analysis.runs import PlotError, find_runs, group
+from t2i.analysis.summary import summarise
+from t2i.sweeps import study
 
 ORDER = study.load().series
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from t2i.analysis.report import Options, build_report
+from t2i.analysis.welch import welch_p_value
 from t2i.cli import app
-from t2i.report import Options, build_report
-from t2i.welch import welch_p_value
 
 COLOURS = ["blue", "green", "red", "cyan", "magenta", "yellow", "black", "white"]
 DEAD_PID = 2**22 + 12345  # above Linux's pid_max default: no such process
@@ -183,7 +183,7 @@ def test_best_and_worst_series_among_those_that_finished(report):
 def test_a_series_ahead_of_all_others_is_shown_once():
     import pandas as pd
 
-    from t2i.report.samples import best_and_worst
+    from t2i.analysis.report.samples import best_and_worst
 
     summary = pd.DataFrame({"ablation": ["baseline", "lrx10"], "epochs": [325, 438], "final_mae": [0.18, 0.05]})
     assert best_and_worst(summary) == {"best": "lrx10"}
@@ -270,7 +270,7 @@ def untrained_run(cfg) -> Path:
     """A finished run directory whose networks were saved untrained: enough for `t2i evaluate`, in seconds."""
     from omegaconf import OmegaConf
 
-    from t2i.generate import locate
+    from t2i.inference import locate
     from t2i.models import build_generator, build_text_encoder
 
     run = Path(cfg.run_dir)

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from t2i.cli import app
 from t2i.config import ConfigError, compose_config
-from t2i.training import rundir
+from t2i.store import rundir
 
 TIMING = ["seconds", "images_per_s"]
 # Eager steps: these tests are about files and resume points, and tracing the step for each train() would
@@ -91,7 +91,8 @@ def reference(tmp_path_factory):
 @pytest.fixture(scope="module")
 def interrupted(tmp_path_factory):
     """A 5-epoch run stopped by Ctrl-C after its checkpoint of epoch 2."""
-    from t2i.training.run import RunInterrupted, train
+    from t2i.store.rundir import RunInterrupted
+    from t2i.training.run import train
 
     cfg = compose(tmp_path_factory.mktemp("interrupted"))
     with raise_at_status(2, KeyboardInterrupt, after_write=True), pytest.raises(RunInterrupted, match="after epoch 2"):
@@ -242,7 +243,7 @@ def test_a_checkpoint_torn_at_any_point_resumes_at_a_consistent_epoch(reference,
     metrics row | checkpoint files | checkpoint state file | generate's weights | status.json."""
     import tensorflow as tf
 
-    from t2i.training import state
+    from t2i.store import checkpoint as state
     from t2i.training.run import train
 
     cfg = compose(tmp_path)
@@ -297,7 +298,8 @@ def _nothing():
 def test_a_legacy_npz_checkpoint_resumes_once_then_is_converted(interrupted, reference, tmp_path):
     """A run the previous t2i left (state.npz by variable order, CSVLogger's empty val_* columns) resumes
     exactly, and from then on has the new checkpoint format."""
-    from t2i.training import setup, state
+    from t2i.store import checkpoint as state
+    from t2i.training import setup
     from t2i.training.run import build_gan, train
 
     run, overrides = copy_run(interrupted, tmp_path)
@@ -322,7 +324,8 @@ def test_a_legacy_npz_checkpoint_resumes_once_then_is_converted(interrupted, ref
 
 
 def test_the_checkpoint_holds_every_variable_by_name(tmp_path):
-    from t2i.training import setup, state
+    from t2i.store import checkpoint as state
+    from t2i.training import setup
     from t2i.training.run import build_gan
 
     cfg = compose(tmp_path)
@@ -419,7 +422,7 @@ def test_a_directory_that_cannot_be_created_is_one_line(tmp_path, key):
 
 
 def test_a_swept_budget_gets_its_own_run_directories():
-    from t2i.sweep import check_distinct, plan
+    from t2i.sweeps.sweep import check_distinct, plan
 
     jobs = plan(["+ablation=baseline", "budget=tiny,quick", "runs_root=/tmp/r"]).jobs
     assert [j.run_dir for j in jobs] == [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from t2i import study
 from t2i.config import ConfigError, available
+from t2i.sweeps import study
 
 
 def test_the_reference_study():
@@ -74,7 +74,7 @@ def test_study_errors_are_one_line(overrides, message):
 def test_t2i_sweep_launches_every_run_of_the_study(tmp_path, monkeypatch):
     from hydra.core.hydra_config import HydraConfig
 
-    import t2i.sweep as sweep
+    import t2i.sweeps.sweep as sweep
 
     launched = []
 

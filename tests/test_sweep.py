@@ -65,7 +65,7 @@ def test_sweep_runs_every_ablation_in_parallel_then_skips_them(tmp_path):
 
 def test_the_table_reports_exactly_this_sweeps_jobs(tmp_path):
     """One run done, one diverging (failed, the others go on), one busy in another process; exit 1."""
-    from t2i.training.rundir import claim
+    from t2i.store.rundir import claim
 
     busy = tmp_path / "runs" / "study" / "baseline" / "gan.d_only_epochs=0,optimizer.learning_rate=2e-05" / "seed=0"
     with claim(busy):

@@ -77,7 +77,8 @@ def test_same_seed_gives_identical_metrics(tmp_path):
 
 
 def test_finished_run_is_skipped_and_a_different_config_is_refused(tmp_path):
-    from t2i.training.run import RunDirError, train
+    from t2i.store.rundir import RunDirError
+    from t2i.training.run import train
 
     cfg = eager(tmp_path)
     train(cfg)
@@ -92,8 +93,8 @@ def test_finished_run_is_skipped_and_a_different_config_is_refused(tmp_path):
 def test_a_finished_run_continues_to_more_epochs_as_if_it_had_run_them_at_once(tmp_path, capsys):
     """The paper budget's runs repeated the default budget's 250 epochs bit for bit; a finished run asked for
     more epochs resumes from its last checkpoint instead, and its curve is the longer run's."""
-    from t2i.training.run import RunDirError, train
-    from t2i.training.rundir import read_config
+    from t2i.store.rundir import RunDirError, read_config
+    from t2i.training.run import train
 
     args = ["budget=tiny", "trainer.steps_per_epoch=4"]
     longer = compose_config([*args, "trainer.epochs=5", f"runs_root={tmp_path / 'at_once'}"])
@@ -119,8 +120,8 @@ def test_a_finished_run_continues_to_more_epochs_as_if_it_had_run_them_at_once(t
 def test_a_run_held_by_another_process_is_refused_and_left_alone(tmp_path):
     from omegaconf import OmegaConf
 
+    from t2i.store.rundir import RunDirBusy, claim, read_status, write_status
     from t2i.training.run import train
-    from t2i.training.rundir import RunDirBusy, claim, read_status, write_status
 
     cfg = eager(tmp_path, "trainer.epochs=1")
     run_dir = Path(cfg.run_dir)
@@ -148,8 +149,8 @@ def _wait_for_epochs(run_dir: Path, n: int, proc, timeout=240):
 
 
 def test_killed_run_resumes_to_the_uninterrupted_curve(tmp_path):
+    from t2i.store.rundir import read_status
     from t2i.training.run import train
-    from t2i.training.rundir import read_status
 
     args = ["budget=tiny", "trainer.epochs=6", "trainer.steps_per_epoch=4"]
     reference = compose_config([*args, f"runs_root={tmp_path / 'ref'}"])
@@ -256,7 +257,7 @@ def test_keys_that_do_not_change_a_run_do_not_name_its_directory():
     accepts the run as the same; so every volatile key is also left out of the sweep's directory names."""
     import yaml
 
-    from t2i.training.rundir import VOLATILE_KEYS
+    from t2i.store.rundir import VOLATILE_KEYS
 
     hydra = yaml.safe_load((Path(__file__).parents[1] / "conf" / "config.yaml").read_text())["hydra"]
     excluded = set(hydra["job"]["config"]["override_dirname"]["exclude_keys"])

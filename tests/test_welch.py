@@ -1,4 +1,4 @@
-"""Welch's t-test of final MAEs against known values (t2i.welch)."""
+"""Welch's t-test of final MAEs against known values (t2i.analysis.welch)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from t2i.welch import significance, student_t_two_sided_p, welch_p_value
+from t2i.analysis.welch import significance, student_t_two_sided_p, welch_p_value
 
 
 @pytest.mark.parametrize("t", [0.0, 0.3, 1.0, 2.5, 12.706, 40.0])

@@ -30,7 +30,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
 from t2i.data.vocab import COLOURS
-from t2i.locks import file_lock
+from t2i.store.locks import file_lock
 
 # TensorFlow is imported inside the functions that need it so that mask-building worker processes
 # only pay for matplotlib and numpy.

@@ -19,8 +19,8 @@ import tensorflow as tf
 
 from t2i import images
 from t2i.data.dataset import vocab_at_epoch
-from t2i.generate import Generator
-from t2i.training import rundir
+from t2i.inference import InferenceModel
+from t2i.store import rundir
 
 
 class TrainingDiverged(RuntimeError):
@@ -62,12 +62,12 @@ class EpochSchedule(keras.callbacks.Callback):
             raise TrainingDiverged(f"non-finite {', '.join(sorted(bad))} at epoch {epoch}")
 
 
-def inference(gan) -> Generator:
+def inference(gan) -> InferenceModel:
     """The GAN's generator as `t2i generate` runs it (one inference path for metrics, samples and users)."""
-    return Generator(gan.text_encoder, gan.generator, gan.latent_dim, random_z=True)
+    return InferenceModel(gan.text_encoder, gan.generator, gan.latent_dim, random_z=True)
 
 
-def generated_error(generator: Generator, evalset) -> tuple[float, float]:
+def generated_error(generator: InferenceModel, evalset) -> tuple[float, float]:
     """MAE and MSE of G(text) against the true images, in [-1, 1] pixel units (the reference's metric)."""
     diff = generator(evalset["chars"], evalset["spec"]) - evalset["images"]
     return float(np.abs(diff).mean()), float(np.square(diff).mean())

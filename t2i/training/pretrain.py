@@ -23,8 +23,8 @@ from omegaconf import OmegaConf
 
 from t2i import losses
 from t2i.data.dataset import TextImageSampler, eval_set, supervised_dataset
-from t2i.locks import file_lock
 from t2i.models import build_generator, build_text_encoder
+from t2i.store.locks import file_lock
 from t2i.training import setup
 from t2i.training.callbacks import MetricsLog, Progress
 

@@ -1,6 +1,6 @@
 """One GAN run from config to finished run directory, resumable at any epoch.
 
-The run directory's layout and the checks before a resume are in rundir.py; the checkpoint in state.py.
+The run directory's layout and the checks before a resume are in store/rundir.py; the checkpoint in store/checkpoint.py.
 """
 
 from __future__ import annotations
@@ -19,12 +19,9 @@ from omegaconf import OmegaConf
 
 from t2i.data.dataset import TextImageSampler, eval_set, gan_dataset
 from t2i.models import build_discriminator, build_generator, build_text_encoder
-from t2i.training import callbacks as cb
-from t2i.training import setup, state
-from t2i.training.gan import ConditionalGAN
-from t2i.training.pretrain import ensure_pretrained
-from t2i.training.rundir import (  # noqa: F401  (RunDirError: where callers have always imported it from)
-    RunDirError,
+from t2i.store import checkpoint as state
+from t2i.store.checkpoint import CheckpointError
+from t2i.store.rundir import (
     RunInterrupted,
     check_run_dir,
     claim,
@@ -36,7 +33,10 @@ from t2i.training.rundir import (  # noqa: F401  (RunDirError: where callers hav
     truncate_metrics,
     write_status,
 )
-from t2i.training.state import CheckpointError
+from t2i.training import callbacks as cb
+from t2i.training import setup
+from t2i.training.gan import ConditionalGAN
+from t2i.training.pretrain import ensure_pretrained
 
 
 def build_gan(cfg, text_encoder_weights: Path | None) -> ConditionalGAN:

@@ -14,13 +14,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from t2i import study
-from t2i.mae_figure import plot_mae
-from t2i.plots import read_runs
-from t2i.report import evaluations, provenance, records, samples
-from t2i.report.document import Page, render
-from t2i.runs import PlotError, group
-from t2i.summary import mae_at_epochs, summarise, write_summary
+from t2i.analysis.mae_figure import plot_mae
+from t2i.analysis.plots import read_runs
+from t2i.analysis.report import cached_evaluations as evaluations
+from t2i.analysis.report import provenance, records, samples
+from t2i.analysis.report.document import Page, render
+from t2i.analysis.runs import PlotError, group
+from t2i.analysis.summary import mae_at_epochs, summarise, write_summary
+from t2i.sweeps import study
 
 PAGE = "README.md"
 

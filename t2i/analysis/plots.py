@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from t2i import study
-from t2i.mae_figure import plot_mae
-from t2i.runs import PlotError, Run, find_runs, group
-from t2i.summary import summarise, write_summary
+from t2i.analysis.mae_figure import plot_mae
+from t2i.analysis.runs import PlotError, Run, find_runs, group
+from t2i.analysis.summary import summarise, write_summary
+from t2i.sweeps import study
 
 __all__ = ["PlotError", "plot_mae_command", "read_runs"]
 

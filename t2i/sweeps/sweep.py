@@ -60,7 +60,7 @@ def task(cfg) -> dict:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     logging.getLogger("absl").setLevel(logging.WARNING)  # TensorFlow's checkpoint writer logs timings at INFO
-    from t2i.training.rundir import RunDirBusy, RunInterrupted, check_run_dir
+    from t2i.store.rundir import RunDirBusy, RunInterrupted, check_run_dir
 
     try:
         cfg = job_config(cfg, run_dir, hydra_cfg.job.override_dirname)
@@ -150,7 +150,7 @@ def check_distinct(jobs: list[Job]) -> None:
 def run_sweep(overrides: list[str]) -> list[dict]:
     """Plan every multirun the overrides stand for (a +study=NAME is several), then launch them; returns one
     table row per job of this invocation, in order."""
-    from t2i.study import multiruns
+    from t2i.sweeps.study import multiruns
 
     planned = [plan(one) for one in multiruns(list(overrides))]
     check_distinct([job for multirun in planned for job in multirun.jobs])
@@ -175,7 +175,7 @@ def _launch(overrides: list[str]) -> dict[Path, dict]:
 
 
 def _row(job: Job, root: Path, outcome: dict | None) -> dict:
-    from t2i.training.rundir import read_status, read_summary
+    from t2i.store.rundir import read_status, read_summary
 
     outcome = outcome or {"outcome": "failed", "reason": "its worker ended without reporting"}
     status = read_status(job.run_dir)

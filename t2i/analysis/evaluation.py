@@ -230,7 +230,7 @@ def plot(path: Path, result: dict, title: str) -> None:
 def evaluate(run, samples: int = DEFAULT_SAMPLES, output_dir=None, verbose: bool = False) -> dict:
     """Score the model in `run` and write evaluation.json/.png and CSVs; returns the JSON's content."""
     from t2i.data.dataset import TextImageSampler
-    from t2i.generate import load_model, locate
+    from t2i.inference import load_model, locate
 
     started = time.perf_counter()
     source = locate(run)

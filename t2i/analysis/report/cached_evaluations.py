@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from t2i.runs import Run, Series
+from t2i.analysis.runs import Run, Series
 
 CACHE = "evaluation"  # a run's evaluation directory
 PART1 = "part1"  # below RUNS_DIR: one directory per Part 1 cache entry
@@ -57,7 +57,7 @@ def _evaluation(model_dir: Path, out_dir: Path, samples: int, compute: bool, pro
     if result is not None or not compute:
         progress(f"{what}: {'cached' if result is not None else 'not evaluated (--no-evaluate)'}")
         return result
-    from t2i.evaluation import evaluate
+    from t2i.analysis.evaluation import evaluate
 
     progress(f"{what}: evaluating {samples} samples")
     return evaluate(model_dir, samples=samples, output_dir=out_dir)
@@ -90,8 +90,8 @@ def evaluate_runs(
 
 def _part1_entries(runs: Sequence[Run]) -> list[Path]:
     """The Part 1 cache entries these runs' text encoders came from, where they still exist."""
+    from t2i.store.rundir import read_config
     from t2i.training.pretrain import cache_entry
-    from t2i.training.rundir import read_config
 
     entries = set()
     for run in runs:

@@ -10,7 +10,7 @@ import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
-from t2i.runs import PlotError, Series
+from t2i.analysis.runs import PlotError, Series
 
 BANDS = ("minmax", "std", "none")
 Y_LABEL = "MAE (generator vs. true image, [-1,1] units)"

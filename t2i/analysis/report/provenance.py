@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 
-from t2i.runs import Run
+from t2i.analysis.runs import Run
 
 PACKAGES = ("t2i", "tensorflow", "keras", "numpy", "pandas", "matplotlib")
 

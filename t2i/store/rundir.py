@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from t2i.locks import LockHeld, file_lock
+from t2i.store.locks import LockHeld, file_lock
 
 METRICS = "metrics.csv"
 STATUS = "status.json"

@@ -100,7 +100,7 @@ def locate(path) -> ModelSource:
     )
 
 
-class Generator:
+class InferenceModel:
     """Text encoder + generator; images are numpy in [-1, 1], computed in batches of G_BATCH."""
 
     def __init__(self, text_encoder, generator, latent_dim: int, random_z: bool):
@@ -149,7 +149,7 @@ def _load_weights(net, file: Path) -> None:
         raise ModelLoadError(f"cannot load {file}: corrupt or from another architecture ({reason})") from None
 
 
-def load_model(path) -> tuple[Generator, DictConfig, int]:
+def load_model(path) -> tuple[InferenceModel, DictConfig, int]:
     """(generator callable, config, vocabulary size) of a run dir, checkpoints dir or pretrained cache entry."""
     source = path if isinstance(path, ModelSource) else locate(path)
     from t2i.models import build_generator, build_text_encoder
@@ -159,7 +159,7 @@ def load_model(path) -> tuple[Generator, DictConfig, int]:
     g = build_generator(m.generator, m.text_encoder.features)
     for net, name in ((te, "text_encoder"), (g, "generator")):
         _load_weights(net, source.weights_dir / f"{name}.weights.h5")
-    model = Generator(te, g, int(m.generator.latent_dim), random_z=source.kind != "pretrained")
+    model = InferenceModel(te, g, int(m.generator.latent_dim), random_z=source.kind != "pretrained")
     return model, source.cfg, source.vocab_size
 
 
@@ -218,7 +218,7 @@ def check_interpolation(texts: int, steps: int) -> None:
         raise UsageError(f"--steps must be at least 2, got {steps}")
 
 
-def interpolate(model: Generator, chars, spec, steps: int) -> tuple[np.ndarray, np.ndarray]:
+def interpolate(model: InferenceModel, chars, spec, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Images from text features mixed linearly from the first text's to the second's; also the weights."""
     check_interpolation(len(chars), steps)
     start, end = model.features(chars, spec)

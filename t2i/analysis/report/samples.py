@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from t2i.runs import Series
+from t2i.analysis.runs import Series
 
 SAMPLES = "samples"  # a run's sample grids: samples/epoch_XXXX.png, written by training
 

@@ -8,9 +8,9 @@ import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from t2i.report.evaluations import CACHE, PART1, RESULT
-from t2i.runs import Run
-from t2i.training.rundir import CONFIG, METRICS, STATUS
+from t2i.analysis.report.cached_evaluations import CACHE, PART1, RESULT
+from t2i.analysis.runs import Run
+from t2i.store.rundir import CONFIG, METRICS, STATUS
 
 RECORD = (CONFIG, STATUS, METRICS, f"{CACHE}/{RESULT}")
 

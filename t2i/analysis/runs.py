@@ -1,6 +1,6 @@
 """The runs below a directory, grouped into series, as the MAE figure, the tables and the report see them.
 
-Every file of a run is read through t2i.training.rundir; nothing here imports TensorFlow, so it is fast and
+Every file of a run is read through t2i.store.rundir; nothing here imports TensorFlow, so it is fast and
 can be pointed at runs that are still training. Epoch numbers shown to people count finished epochs (the
 CSV's 0-based `epoch` + 1).
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
-from t2i.training.rundir import CONFIG, METRICS, DamagedRunDir, read_config, read_metrics, read_status, summarise
+from t2i.store.rundir import CONFIG, METRICS, DamagedRunDir, read_config, read_metrics, read_status, summarise
 
 
 class PlotError(ValueError):

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from t2i.training.rundir import CHECKPOINT_PREFIX, LEGACY_STATE, RESUME_DIR
+from t2i.store.rundir import CHECKPOINT_PREFIX, LEGACY_STATE, RESUME_DIR
 
 
 class CheckpointError(RuntimeError):

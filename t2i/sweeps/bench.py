@@ -311,7 +311,7 @@ def gan_flops(cfg) -> dict:
             "conv/dense layers of G and D from their shapes, 2 FLOPs per multiply-add, counted over the passes "
             "the config's GAN step makes (training = 3x forward; G's update needs D's forward and input "
             "gradients only); text encoder, element-wise ops, the gradient penalty's second-order pass and "
-            "optimiser updates left out (see t2i.bench.analytic_flops)"
+            "optimiser updates left out (see t2i.sweeps.bench.analytic_flops)"
         ),
     }
 

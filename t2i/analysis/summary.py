@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from t2i.runs import PlotError, Series
-from t2i.welch import significance, welch_p_value
+from t2i.analysis.runs import PlotError, Series
+from t2i.analysis.welch import significance, welch_p_value
 
 BASELINE = "baseline"  # the series every other one is compared with (its ablation file is empty)
 NOTES = (
@@ -34,7 +34,7 @@ def summarise(series: Sequence[Series], thresholds: Sequence[float] = (0.2, 0.1)
                            reached_<t> counts the seeds that did.
     minutes                training time of a run
     delta_vs_baseline      final_mae - baseline final_mae (NaN without a baseline)
-    p_value, significance  Welch t-test of the seeds' final MAEs against the baseline's (see t2i.welch)
+    p_value, significance  Welch t-test of the seeds' final MAEs against the baseline's (see t2i.analysis.welch)
     Both compare final MAEs, so they are NaN (significance 'epochs differ') unless every run of the series
     and of the baseline finished the same number of epochs: a run in progress is compared in mae_at_epochs.
     """

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from t2i.report import evaluations as ev
-from t2i.runs import Series
-from t2i.study import Study
-from t2i.summary import NOTES, mae_at_epochs_cells, markdown_table
+from t2i.analysis.report import cached_evaluations as ev
+from t2i.analysis.runs import Series
+from t2i.analysis.summary import NOTES, mae_at_epochs_cells, markdown_table
+from t2i.sweeps.study import Study
 
 
 @dataclass

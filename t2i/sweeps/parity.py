@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from t2i.runs import find_runs
+from t2i.analysis.runs import find_runs
 
 SEEDS = 3
 
