@@ -23,7 +23,8 @@ def _known_errors() -> tuple:
     only asked for their errors once something has imported them."""
     from t2i.config import ConfigError
     from t2i.data.vocab import VocabularyError
-    from t2i.inference import ModelLoadError, UsageError
+    from t2i.generate import UsageError
+    from t2i.inference import ModelLoadError
     from t2i.store.rundir import RunDirError
 
     errors = [ConfigError, VocabularyError, RunDirError, ModelLoadError, UsageError]
@@ -152,7 +153,8 @@ def plot_mae(
     threshold: list[float] = typer.Option([0.2, 0.1], help="MAE thresholds for the epochs-to-threshold columns."),
 ):
     """Compare MAE curves of all runs below RUNS_DIR in one figure, plus summary.csv and summary.md."""
-    from t2i.analysis.plots import PlotError, plot_mae_command
+    from t2i.analysis.plots import plot_mae_command
+    from t2i.analysis.runs import AnalysisError
 
     if not runs_dir.exists():
         fail(f"{runs_dir} does not exist")
@@ -160,7 +162,7 @@ def plot_mae(
         out = plot_mae_command(
             runs_dir, output, band=band, smooth=smooth, log_scale=log_scale, thresholds=tuple(threshold)
         )
-    except PlotError as exc:
+    except AnalysisError as exc:
         fail(exc)
     for path in [*out["figure"], *out["summary"]]:
         typer.echo(f"wrote {path}")
@@ -181,7 +183,7 @@ def report(
 ):
     """The whole report of a sweep: README.md with the MAE figure, tables, tests, samples and evaluations."""
     from t2i.analysis.report import Options, build_report
-    from t2i.analysis.runs import PlotError
+    from t2i.analysis.runs import AnalysisError
     from t2i.config import ConfigError
 
     options = Options(
@@ -198,7 +200,7 @@ def report(
         fail(f"{runs_dir} does not exist")
     try:
         path = build_report(runs_dir, output_dir, options)
-    except (PlotError, ConfigError) as exc:
+    except (AnalysisError, ConfigError) as exc:
         fail(exc)
     typer.echo(f"wrote {path}")
 
@@ -232,7 +234,7 @@ def generate(
     steps: int = typer.Option(8, "--steps", help="Images in the --interpolate strip."),
 ):
     """Generate images for texts with a trained generator: truth | generated per text, or an interpolation strip."""
-    from t2i.inference import generate_command
+    from t2i.generate import generate_command
 
     with user_errors():
         path = generate_command(run, texts, bg, fg, spec, output, interpolation=interpolate, steps=steps)

@@ -80,7 +80,8 @@ def test_generate_default_output_from_checkpoints_dir(run_dir, tmp_path, monkeyp
 
 
 def test_interpolation_strip(run_dir, tmp_path):
-    from t2i.inference import encode_texts, interpolate, load_model, resolve_spec
+    from t2i.generate import encode_texts, interpolate, resolve_spec
+    from t2i.inference import load_model
 
     out = tmp_path / "strip.png"
     result = runner.invoke(app, ["generate", str(run_dir), "12", "89", "--interpolate", "--steps", "5", "-o", str(out)])

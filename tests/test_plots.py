@@ -9,15 +9,15 @@ import pytest
 
 from t2i.analysis.mae_figure import COLOURS, STYLES, plot_mae
 from t2i.analysis.plots import plot_mae_command
-from t2i.analysis.runs import PlotError, find_runs, group
-from t2i.analysis.summary import summarise
+from t2i.analysis.runs import AnalysisError, find_runs, group
+from t2i.analysis.summary import series_table
 from t2i.sweeps import study
 
 ORDER = study.load().series
 
 
 def table(runs, **kwargs):
-    return summarise(group(runs, ORDER), **kwargs)
+    return series_table(group(runs, ORDER), **kwargs)
 
 
 # name -> label, [(seed, mae per epoch, seconds per epoch)]
@@ -184,13 +184,13 @@ def test_duplicate_seed_keeps_the_longer_run(tmp_path):
 
 
 def test_no_runs_raises(tmp_path):
-    with pytest.raises(PlotError, match="no runs under"):
+    with pytest.raises(AnalysisError, match="no runs under"):
         find_runs(tmp_path)
-    with pytest.raises(PlotError, match="not found"):
+    with pytest.raises(AnalysisError, match="not found"):
         find_runs(tmp_path / "missing")
     write_run(tmp_path / "r", "baseline", "Baseline", 0, [0.5], 1)
     (tmp_path / "r" / "metrics.csv").write_text("junk")
-    with pytest.raises(PlotError, match="1 skipped"):
+    with pytest.raises(AnalysisError, match="1 skipped"):
         find_runs(tmp_path, [])
 
 
@@ -233,9 +233,9 @@ def test_plot_mae_options(runs_root, tmp_path):
     for band in ("minmax", "none"):
         png, svg = plot_mae(runs, tmp_path / band / "fig.png", band=band)
         assert png.stat().st_size > 1000 and svg.stat().st_size > 1000
-    with pytest.raises(PlotError, match="band"):
+    with pytest.raises(AnalysisError, match="band"):
         plot_mae(runs, tmp_path / "x.png", band="iqr")
-    with pytest.raises(PlotError, match="smooth"):
+    with pytest.raises(AnalysisError, match="smooth"):
         plot_mae(runs, tmp_path / "x.png", smooth=0)
 
 

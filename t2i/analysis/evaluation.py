@@ -121,7 +121,7 @@ def _mean_where(values, masks) -> list:
     return [float(values[m].mean()) if m.any() else None for m in masks]
 
 
-def summarise(errors, readable, pair, bg, fg, nearest, vocab_size: int, confusions: int = 20) -> dict:
+def score_breakdown(errors, readable, pair, bg, fg, nearest, vocab_size: int, confusions: int = 20) -> dict:
     chars = _chars(pair, vocab_size)
     alphabet = FULL_ALPHABET[:vocab_size]
     by_bg = [bg == c for c in range(N_COLOURS)]
@@ -250,7 +250,7 @@ def evaluate(run, samples: int = DEFAULT_SAMPLES, output_dir=None, verbose: bool
         "exhaustive": bool(exhaustive),
         "sample_seed": None if exhaustive else SAMPLE_SEED,
         "truth": "fast mask path (t2i.data.render.compose)",
-        **summarise(errors, nearest == pair, pair, bg, fg, nearest, vocab_size),
+        **score_breakdown(errors, nearest == pair, pair, bg, fg, nearest, vocab_size),
     }
     result["seconds"] = round(time.perf_counter() - started, 2)
     out_dir = Path(output_dir) if output_dir is not None else source.root

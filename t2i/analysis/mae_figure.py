@@ -10,7 +10,7 @@ import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
-from t2i.analysis.runs import PlotError, Series
+from t2i.analysis.runs import AnalysisError, Series
 
 BANDS = ("minmax", "std", "none")
 Y_LABEL = "MAE (generator vs. true image, [-1,1] units)"
@@ -37,11 +37,11 @@ def plot_mae(
     mean over epochs, applied per seed before averaging. Writes `out_path` as .png and .svg.
     """
     if band not in BANDS:
-        raise PlotError(f"band must be one of {', '.join(BANDS)}, not {band!r}")
+        raise AnalysisError(f"band must be one of {', '.join(BANDS)}, not {band!r}")
     if int(smooth) != smooth or smooth < 1:
-        raise PlotError(f"smooth must be a whole number of epochs >= 1, not {smooth!r}")
+        raise AnalysisError(f"smooth must be a whole number of epochs >= 1, not {smooth!r}")
     if not series:
-        raise PlotError("no runs to plot")
+        raise AnalysisError("no runs to plot")
     out_path = Path(out_path)
     png, svg = out_path.with_suffix(".png"), out_path.with_suffix(".svg")
     png.parent.mkdir(parents=True, exist_ok=True)

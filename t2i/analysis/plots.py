@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from t2i.analysis.mae_figure import plot_mae
-from t2i.analysis.runs import PlotError, Run, find_runs, group
-from t2i.analysis.summary import summarise, write_summary
+from t2i.analysis.runs import Run, find_runs, group
+from t2i.analysis.summary import series_table, write_summary
 from t2i.sweeps import study
 
-__all__ = ["PlotError", "plot_mae_command", "read_runs"]
+__all__ = ["plot_mae_command", "read_runs"]
 
 
 def read_runs(runs_dir: Path) -> tuple[list[Run], list[tuple[Path, str]]]:
@@ -49,5 +49,5 @@ def plot_mae_command(
     runs, skipped = read_runs(runs_dir)
     series = group(runs, study.load().series)
     figure = plot_mae(series, output, band=band, smooth=smooth, log_scale=log_scale)
-    summary = write_summary(summarise(series, thresholds), figure[0].parent)
+    summary = write_summary(series_table(series, thresholds), figure[0].parent)
     return {"figure": figure, "summary": summary, "skipped": skipped}

@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 from t2i.store.rundir import CONFIG, METRICS, DamagedRunDir, read_config, read_metrics, read_status, summarise
 
 
-class PlotError(ValueError):
+class AnalysisError(ValueError):
     """Nothing usable to plot, tabulate or report, or a bad option; the message says which."""
 
 
@@ -76,11 +76,11 @@ def find_runs(root: str | os.PathLike, skipped: list | None = None) -> list[Run]
     Runs that cannot be used are appended to `skipped` as (path, reason); without a list they are raised as
     RuntimeWarnings, so they are never silently lost. When two runs share name and seed (a restarted run in a
     fresh output directory), the one with more finished epochs (then the newer metrics.csv) is kept, since
-    counting both would inflate the seed count. Raises PlotError if no usable run is found.
+    counting both would inflate the seed count. Raises AnalysisError if no usable run is found.
     """
     root = Path(root)
     if not root.is_dir():
-        raise PlotError(f"runs directory not found: {root}")
+        raise AnalysisError(f"runs directory not found: {root}")
     found: list[tuple[Path, str]] = []
     runs: list[Run] = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -106,7 +106,7 @@ def find_runs(root: str | os.PathLike, skipped: list | None = None) -> list[Run]
         skipped.extend(found)
     if not runs:
         detail = f" ({len(found)} skipped as unusable)" if found else ""
-        raise PlotError(f"no runs under {root}{detail}: a run is a directory with {METRICS} and {CONFIG}")
+        raise AnalysisError(f"no runs under {root}{detail}: a run is a directory with {METRICS} and {CONFIG}")
     return sorted(runs, key=lambda r: r.path)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from t2i.analysis.runs import PlotError, Series
+from t2i.analysis.runs import AnalysisError, Series
 from t2i.analysis.welch import significance, welch_p_value
 
 BASELINE = "baseline"  # the series every other one is compared with (its ablation file is empty)
@@ -23,7 +23,7 @@ NOTES = (
 UNEQUAL = "epochs differ"  # the significance cell where runs in progress would compare unequal training
 
 
-def summarise(series: Sequence[Series], thresholds: Sequence[float] = (0.2, 0.1)) -> pd.DataFrame:
+def series_table(series: Sequence[Series], thresholds: Sequence[float] = (0.2, 0.1)) -> pd.DataFrame:
     """One row per series, in the given order. Per-run numbers are averaged over seeds:
 
     final_mae / best_mae   last / lowest MAE of each run (an in-progress run counts as far as it got;
@@ -39,7 +39,7 @@ def summarise(series: Sequence[Series], thresholds: Sequence[float] = (0.2, 0.1)
     and of the baseline finished the same number of epochs: a run in progress is compared in mae_at_epochs.
     """
     if not series:
-        raise PlotError("no runs to summarise")
+        raise AnalysisError("no runs to summarise")
     finals = {name: np.array([r.final_mae for r in runs]) for name, runs in series}
     epochs = {name: {r.finished_epochs for r in runs} for name, runs in series}
     base = finals.get(BASELINE)

@@ -19,8 +19,8 @@ from t2i.analysis.plots import read_runs
 from t2i.analysis.report import cached_evaluations as evaluations
 from t2i.analysis.report import provenance, records, samples
 from t2i.analysis.report.document import Page, render
-from t2i.analysis.runs import PlotError, group
-from t2i.analysis.summary import mae_at_epochs, summarise, write_summary
+from t2i.analysis.runs import AnalysisError, group
+from t2i.analysis.summary import mae_at_epochs, series_table, write_summary
 from t2i.sweeps import study
 
 PAGE = "README.md"
@@ -66,12 +66,12 @@ def build_report(runs_dir, out_dir=None, options: Options = Options(), progress=
     runs_dir = Path(runs_dir)
     out = runs_dir / "report" if out_dir is None else Path(out_dir)
     if not all(e >= 1 for e in options.at_epochs) or options.samples < 1:
-        raise PlotError("--at-epoch and --samples must be at least 1")
+        raise AnalysisError("--at-epoch and --samples must be at least 1")
     if options.keep_runs and (out / "runs").resolve().is_relative_to(runs_dir.resolve()):
         if (out / "runs").resolve() != runs_dir.resolve():  # the copies would be found as runs next time
-            raise PlotError(f"--keep-runs needs an output directory outside {runs_dir}; give -o")
+            raise AnalysisError(f"--keep-runs needs an output directory outside {runs_dir}; give -o")
     if options.findings is not None and not (out / options.findings).exists():
-        raise PlotError(f"--findings {options.findings}: no such file in {out}")
+        raise AnalysisError(f"--findings {options.findings}: no such file in {out}")
     plan = study.load(options.study) if options.study else None
     progress(f"reading the runs below {runs_dir}")
     runs, skipped = read_runs(runs_dir)
@@ -79,7 +79,7 @@ def build_report(runs_dir, out_dir=None, options: Options = Options(), progress=
     progress(f"{len(runs)} runs in {len(series)} series; drawing the MAE figure")
     out.mkdir(parents=True, exist_ok=True)
     plot_mae(series, out / "mae.png", band=options.band)
-    summary = summarise(series, options.thresholds)
+    summary = series_table(series, options.thresholds)
     write_summary(summary, out)
     mae_at = mae_at_epochs(series, options.at_epochs)
     mae_at.to_csv(out / "mae_at_epochs.csv", index=False)
