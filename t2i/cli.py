@@ -25,9 +25,10 @@ def _known_errors() -> tuple:
     from t2i.data.vocab import VocabularyError
     from t2i.generate import UsageError
     from t2i.inference import ModelLoadError
+    from t2i.store.part1 import Part1CacheError
     from t2i.store.rundir import RunDirError
 
-    errors = [ConfigError, VocabularyError, RunDirError, ModelLoadError, UsageError]
+    errors = [ConfigError, VocabularyError, RunDirError, ModelLoadError, UsageError, Part1CacheError]
     if "t2i.store.checkpoint" in sys.modules:
         from t2i.store.checkpoint import CheckpointError
 
@@ -105,15 +106,15 @@ def pretrain(
 ):
     """Part 1: train the generator alone (supervised) and cache the text encoder it yields."""
     cfg = _compose(overrides)
-    import json
 
     with user_errors():
+        from t2i.store import part1
         from t2i.training import setup
         from t2i.training.pretrain import ensure_pretrained
 
         setup.configure(cfg.trainer, cfg.seed)
         entry = ensure_pretrained(cfg, verbose=True, force=force)
-        result = json.loads((entry / "result.json").read_text())
+        result = part1.read_result(entry)
     typer.echo(
         f"t2i: pretrained text encoder in {entry}  (held-out MAE {result['mae']:.4f}, weights of epoch "
         f"{result['epochs']})"
@@ -216,7 +217,7 @@ def parity(
     from t2i.sweeps import parity as checks
 
     with user_errors():
-        rows = checks.check(runs_dirs, checks.default_cache_dir())
+        rows = checks.check(runs_dirs)
     typer.echo(checks.format_rows(rows))
     verdicts = {r["verdict"] for r in rows}
     raise typer.Exit(1 if "missed" in verdicts else 3 if "pending" in verdicts else 0)

@@ -197,11 +197,19 @@ def _workers(workers) -> int:
     return int(workers) if int(workers) > 0 else (os.cpu_count() or 1)
 
 
+def default_cache_dir() -> str:
+    """Where mask tables and Part 1 results are cached unless `cache_dir` says otherwise: $T2I_CACHE_DIR, else
+    ~/.cache/t2i. conf/config.yaml's cache_dir is this (${t2i.cache_dir:}); whatever reads a model without
+    a composed config (`generate`, `evaluate`, `parity`) calls it too."""
+    return os.path.expanduser(os.environ.get("T2I_CACHE_DIR") or "~/.cache/t2i")
+
+
 for _name, _fn in (
     ("t2i.series_name", _series_name),
     ("t2i.series_label", _series_label),
     ("t2i.scale", _scale),
     ("t2i.workers", _workers),
+    ("t2i.cache_dir", default_cache_dir),
     ("t2i.expanduser", os.path.expanduser),
 ):
     if not OmegaConf.has_resolver(_name):

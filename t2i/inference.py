@@ -9,13 +9,14 @@ command itself is t2i.generate.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
+
+from t2i.store import part1
 
 NETWORKS = ("text_encoder", "generator")
 G_BATCH = 512
@@ -40,9 +41,10 @@ class ModelSource:
     def cache_dir(self) -> Path:
         return Path(os.path.expanduser(str(self.cfg.cache_dir)))
 
-
-def _default_cache_dir() -> str:
-    return os.environ.get("T2I_CACHE_DIR", "~/.cache/t2i")
+    def weights_file(self, network: str) -> Path:
+        if self.kind == "pretrained":
+            return part1.weights(self.weights_dir, network)
+        return self.weights_dir / f"{network}.weights.h5"  # as training's Checkpoint callback writes them
 
 
 def _read_run_config(path: Path) -> DictConfig:
@@ -55,25 +57,17 @@ def _read_run_config(path: Path) -> DictConfig:
     except Exception as exc:  # YAML and OmegaConf raise many types; all mean the config is unusable
         raise ModelLoadError(f"{path} is unreadable or not a t2i run config ({type(exc).__name__}: {exc})") from None
     if OmegaConf.select(cfg, "cache_dir") is None:
-        cfg.cache_dir = _default_cache_dir()
+        from t2i.config import default_cache_dir
+
+        cfg.cache_dir = default_cache_dir()
     return cfg
 
 
 def _read_pretrained_config(entry: Path) -> DictConfig:
     try:
-        needs = json.loads((entry / "result.json").read_text())["needs"]
-        generator = {**needs["generator"], "latent_dim": 0}  # Part 1's generator never has a z
-        cfg = OmegaConf.create(
-            {
-                "data": {"vocab_size": needs["pretrain"]["vocab_size"], "image_size": needs["image_size"]},
-                "model": {"text_encoder": needs["text_encoder"], "generator": generator},
-            }
-        )
-    except Exception as exc:  # bad JSON or missing keys alike
-        raise ModelLoadError(f"{entry / 'result.json'} is unreadable ({type(exc).__name__}: {exc})") from None
-    # Entries live in <cache_dir>/pretrain/<digest>; the mask tables sit next to them in <cache_dir>.
-    cfg.cache_dir = str(entry.parent.parent) if entry.parent.name == "pretrain" else _default_cache_dir()
-    return cfg
+        return part1.model_config(entry)
+    except part1.Part1CacheError as exc:
+        raise ModelLoadError(str(exc)) from None
 
 
 def locate(path) -> ModelSource:
@@ -85,13 +79,13 @@ def locate(path) -> ModelSource:
         raise ModelLoadError(f"{path} is not a directory (want a run, its checkpoints/ or a pretrained cache entry)")
     if (path / "config.yaml").exists():
         return ModelSource("run", path, path / "checkpoints", _read_run_config(path / "config.yaml"))
-    if (path / "result.json").exists():
+    if part1.is_entry(path):
         return ModelSource("pretrained", path, path, _read_pretrained_config(path))
     if (path.parent / "config.yaml").exists() and any((path / f"{n}.weights.h5").exists() for n in NETWORKS):
         return ModelSource("checkpoints", path.parent, path, _read_run_config(path.parent / "config.yaml"))
     raise ModelLoadError(
         f"{path} is not a t2i run directory (no config.yaml), a run's checkpoints/ directory, "
-        "or a pretrained cache entry (no result.json)"
+        f"or a pretrained cache entry (no {part1.RESULT})"
     )
 
 
@@ -153,6 +147,6 @@ def load_model(path) -> tuple[InferenceModel, DictConfig, int]:
     te = build_text_encoder(m.text_encoder)
     g = build_generator(m.generator, m.text_encoder.features)
     for net, name in ((te, "text_encoder"), (g, "generator")):
-        _load_weights(net, source.weights_dir / f"{name}.weights.h5")
+        _load_weights(net, source.weights_file(name))
     model = InferenceModel(te, g, int(m.generator.latent_dim), random_z=source.kind != "pretrained")
     return model, source.cfg, source.vocab_size

@@ -129,7 +129,8 @@ def test_diverging_part1_is_recovered_with_the_best_weights(tmp_path, capsys):
 
 
 def test_part1_that_fails_its_check_is_refused_and_never_cached(tmp_path):
-    from t2i.training.pretrain import PretrainingRejected, cache_entry, ensure_pretrained
+    from t2i.store.part1 import entry as cache_entry
+    from t2i.training.pretrain import PretrainingRejected, ensure_pretrained
 
     overrides = [
         *EPOCHS,
@@ -230,7 +231,7 @@ def test_committed_run_records_still_read():
     for run in runs:
         df = rundir.read_metrics(run)
         assert not [c for c in df.columns if c.startswith("val_")] and list(df["epoch"]) == list(range(len(df)))
-        summary, status = rundir.summarise(df), json.loads((run / "status.json").read_text())
+        summary, status = rundir.metrics_summary(df), json.loads((run / "status.json").read_text())
         assert summary["epochs_done"] == status["epochs_done"], run
         assert summary["final_mae"] == pytest.approx(status["final_mae"]), run
 
@@ -452,7 +453,7 @@ def test_each_job_starts_from_clean_settings(tmp_path):
 
 
 def test_the_part1_cache_key_holds_precision_and_xla(tmp_path):
-    from t2i.training.pretrain import cache_entry
+    from t2i.store.part1 import entry as cache_entry
 
     base = cache_entry(compose(tmp_path))
     assert cache_entry(compose(tmp_path, "trainer.precision=bfloat16")) != base

@@ -173,7 +173,8 @@ def test_killed_run_resumes_to_the_uninterrupted_curve(tmp_path):
 
 
 def test_pretraining_is_cached_and_shared(tmp_path, capsys):
-    from t2i.training.pretrain import cache_entry, ensure_pretrained
+    from t2i.store.part1 import entry as cache_entry
+    from t2i.training.pretrain import ensure_pretrained
 
     cfg = tiny(tmp_path, "pretrain.epochs=2")
     entry = ensure_pretrained(cfg, verbose=False)

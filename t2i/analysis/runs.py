@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
-from t2i.store.rundir import CONFIG, METRICS, DamagedRunDir, read_config, read_metrics, read_status, summarise
+from t2i.store.rundir import CONFIG, METRICS, DamagedRunDir, metrics_summary, read_config, read_metrics, read_status
 
 
 class AnalysisError(ValueError):
@@ -41,11 +41,11 @@ class Run:
 
     @property
     def final_mae(self) -> float:
-        return summarise(self.metrics)["final_mae"]
+        return metrics_summary(self.metrics)["final_mae"]
 
     @property
     def best_mae(self) -> float:
-        return summarise(self.metrics)["best_mae"]
+        return metrics_summary(self.metrics)["best_mae"]
 
     @property
     def minutes(self) -> float:

@@ -234,8 +234,9 @@ def read_metrics(run_dir_or_file, required: tuple[str, ...] = ("epoch", "mae")) 
     return df
 
 
-def summarise(metrics: pd.DataFrame) -> dict:
-    """The numbers every table, status and dashboard shows for a run, computed here only."""
+def metrics_summary(metrics: pd.DataFrame) -> dict:
+    """A run's epochs done, final and best MAE from its metrics (read_metrics): the numbers every table,
+    status.json and dashboard shows for a run, computed here only."""
     mae = metrics["mae"] if "mae" in metrics else pd.Series(dtype=float)
     return {
         "epochs_done": int(len(metrics)),
@@ -245,11 +246,11 @@ def summarise(metrics: pd.DataFrame) -> dict:
 
 
 def read_summary(run_dir) -> dict:
-    """summarise() of the run's metrics.csv; NaNs and no epochs if it is damaged."""
+    """metrics_summary() of the run's metrics.csv; NaNs and no epochs if it is damaged."""
     try:
-        return summarise(read_metrics(run_dir))
+        return metrics_summary(read_metrics(run_dir))
     except DamagedRunDir:
-        return summarise(pd.DataFrame())
+        return metrics_summary(pd.DataFrame())
 
 
 def truncate_metrics(path: Path, epochs: int) -> int:

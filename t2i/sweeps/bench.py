@@ -336,10 +336,9 @@ def epoch_end_times(log_dir) -> dict[int, float]:
 
 
 def short_budget_run(cfg) -> dict:
-    import json
-
     import pandas as pd
 
+    from t2i.store import part1
     from t2i.training import setup
     from t2i.training.pretrain import ensure_pretrained
     from t2i.training.run import train
@@ -365,7 +364,7 @@ def short_budget_run(cfg) -> dict:
         "mae_after_short_budget": status["final_mae"],
         "mae_after_first_epoch": float(metrics["mae"].iloc[0]),  # what the budget improved on
         "best_mae": status["best_mae"],
-        "pretrain_mae": json.loads((entry / "result.json").read_text())["mae"],
+        "pretrain_mae": part1.read_result(entry)["mae"],
         "pretrain_seconds": pretrain_seconds,  # ~0 when an earlier bench run left it in the cache
     }
 

@@ -9,13 +9,12 @@ Baseline and LRx10 runs count.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from t2i.analysis.runs import find_runs
+from t2i.store import part1
 
 SEEDS = 3
 
@@ -31,8 +30,13 @@ TARGETS = (Target("lrx10", 30, 0.25), Target("lrx10", 60, 0.20), Target("baselin
 PRETRAIN_EPOCHS, PRETRAIN_MAX_MAE = 480, 0.052
 
 
-def check(roots: list[Path], cache_dir: Path) -> list[dict]:
-    """One row per target: the seeds' MAEs at its epoch, their mean, and met / missed / pending."""
+def check(roots: list[Path], cache_dir: Path | None = None) -> list[dict]:
+    """One row per target: the seeds' MAEs at its epoch, their mean, and met / missed / pending; Part 1's
+    results are read from `cache_dir` (default: the one runs use, t2i.config.default_cache_dir)."""
+    if cache_dir is None:
+        from t2i.config import default_cache_dir
+
+        cache_dir = Path(default_cache_dir())
     runs = [run for root in roots for run in find_runs(root)]
     rows = []
     for t in TARGETS:
@@ -51,8 +55,8 @@ def check(roots: list[Path], cache_dir: Path) -> list[dict]:
 
 def _pretrain_row(cache_dir: Path) -> dict:
     maes = []
-    for result in sorted((cache_dir / "pretrain").glob("*/result.json")):
-        data = json.loads(result.read_text())
+    for entry in part1.entries(cache_dir):
+        data = part1.read_result(entry)
         if data.get("epochs") == PRETRAIN_EPOCHS and isinstance(data.get("mae"), (int, float)):
             maes.append(float(data["mae"]))
     best = min(maes) if maes else math.nan
@@ -68,7 +72,3 @@ def format_rows(rows: list[dict]) -> str:
         mean = "—" if math.isnan(r["mean"]) else f"{r['mean']:.3f}"
         lines.append(f"| {r['check']} | ≤ {r['target']} | {seeds} | {mean} | {r['verdict']} |")
     return "\n".join(lines)
-
-
-def default_cache_dir() -> Path:
-    return Path(os.path.expanduser(os.environ.get("T2I_CACHE_DIR", "~/.cache/t2i")))

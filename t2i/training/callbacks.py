@@ -264,7 +264,7 @@ class HParams(keras.callbacks.Callback):
             hp.hparams(hparams_of(self.cfg), trial_id=f"{self.cfg.name}/seed={self.cfg.seed}")
 
     def on_train_end(self, logs=None):
-        summary = rundir.summarise(rundir.read_metrics(self.metrics_csv))
+        summary = rundir.metrics_summary(rundir.read_metrics(self.metrics_csv))
         writer = tf.summary.create_file_writer(str(self.log_dir))
         with writer.as_default():
             tf.summary.scalar("final_mae", summary["final_mae"], step=summary["epochs_done"])

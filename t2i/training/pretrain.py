@@ -4,17 +4,15 @@ Results are cached by what they depend on (networks, image size, pretraining bud
 every run and every sweep that needs the same encoder shares one pretraining. A file lock makes concurrent
 runs wait for the one that trains instead of training it again. Only a result whose held-out MAE passes
 pretrain.max_mae is cached or used, and it holds the best held-out weights, not the last (HeldOutGuard).
+The cache entry's key and layout are t2i/store/part1.py's.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import keras
@@ -24,6 +22,7 @@ from omegaconf import OmegaConf
 from t2i import losses
 from t2i.data.dataset import TextImageSampler, eval_set, supervised_dataset
 from t2i.models import build_generator, build_text_encoder
+from t2i.store import part1
 from t2i.store.locks import file_lock
 from t2i.training import setup
 from t2i.training.callbacks import MetricsLog, Progress
@@ -33,33 +32,6 @@ PRETRAIN_SEED = 0
 
 class PretrainingRejected(RuntimeError):
     """Part 1 ended (or was cached) with a held-out MAE above pretrain.max_mae; the message is one line."""
-
-
-def pretrain_needs(cfg) -> dict:
-    """What the pretrained text encoder depends on; runs that agree on it share one pretraining."""
-    generator = OmegaConf.to_container(cfg.model.generator)
-    generator.pop("latent_dim")  # pretraining holds z at zero, so G's latent size cannot matter
-    pretrain = OmegaConf.to_container(cfg.pretrain)
-    pretrain.pop("max_mae")  # the acceptance check, not the computation: a cached result is checked on use
-    return OmegaConf.to_container(
-        OmegaConf.create(
-            {
-                "text_encoder": cfg.model.text_encoder,
-                "generator": generator,
-                "image_size": cfg.data.image_size,
-                "pretrain": pretrain,
-                # Numerics differ with precision and XLA; results must not depend on which run pretrained first.
-                "trainer": {"precision": cfg.trainer.precision, "jit_compile": cfg.trainer.jit_compile},
-                "format": 3,  # 3: best held-out weights, divergence recovery
-            }
-        )
-    )
-
-
-def cache_entry(cfg) -> Path:
-    needs = json.dumps(pretrain_needs(cfg), sort_keys=True)
-    digest = hashlib.sha256(needs.encode()).hexdigest()[:16]
-    return Path(os.path.expanduser(cfg.cache_dir)) / "pretrain" / digest
 
 
 def pixel_mae(images, logits):
@@ -177,7 +149,7 @@ def run_pretraining(cfg, out_dir: Path, verbose: bool = True) -> dict:
         run_eagerly=cfg.trainer.run_eagerly,
     )
     guard = HeldOutGuard(eval_set(sampler, 512), p)
-    callbacks = [guard, MetricsLog(out_dir / "metrics.csv")]
+    callbacks = [guard, MetricsLog(part1.metrics_path(out_dir))]
     if verbose:
         callbacks.append(_PretrainProgress())
     model.fit(
@@ -189,8 +161,8 @@ def run_pretraining(cfg, out_dir: Path, verbose: bool = True) -> dict:
         callbacks=callbacks,
     )
     _, mae = guard.evaluate()  # of the best weights, which the guard put back
-    te.save_weights(out_dir / "text_encoder.weights.h5")
-    g.save_weights(out_dir / "generator.weights.h5")
+    te.save_weights(part1.weights(out_dir, "text_encoder"))
+    g.save_weights(part1.weights(out_dir, "generator"))
     result = {
         "mae": mae,
         "epochs": guard.best_epoch,  # the epoch whose weights these are
@@ -198,9 +170,9 @@ def run_pretraining(cfg, out_dir: Path, verbose: bool = True) -> dict:
         "recoveries": guard.recoveries,
         "stopped_early": guard.stopped_at is not None,
         "final_learning_rate": float(model.optimizer.learning_rate.numpy()),
-        "needs": pretrain_needs(cfg),
+        "needs": part1.needs(cfg),
     }
-    (out_dir / "result.json").write_text(json.dumps(result, indent=2))
+    part1.write_result(out_dir, result)
     return result
 
 
@@ -222,7 +194,7 @@ def check_result(entry: Path, result: dict, max_mae: float) -> None:
         ) + f"best held-out MAE {mae:.4f} at epoch {result.get('epochs')}"
         raise PretrainingRejected(
             f"Part 1 failed its check ({what}; pretrain.max_mae={max_mae}) and is not used; see "
-            f"{entry / 'metrics.csv'}. Try a lower pretrain.learning_rate or more pretrain.epochs, "
+            f"{part1.metrics_path(entry)}. Try a lower pretrain.learning_rate or more pretrain.epochs, "
             "or accept it with a higher pretrain.max_mae"
         )
 
@@ -233,13 +205,13 @@ def ensure_pretrained(cfg, verbose: bool = True, force: bool = False) -> Path:
     Only a result that passes its held-out check is cached; a failed one is kept beside the cache as
     <entry>.rejected for inspection, and PretrainingRejected is raised.
     """
-    entry = cache_entry(cfg)
+    entry = part1.entry(cfg)
     max_mae = cfg.pretrain.max_mae
-    with file_lock(entry.with_suffix(".lock")):
+    with file_lock(part1.lock_path(entry)):
         if force and entry.exists():
             shutil.rmtree(entry)
-        if (entry / "result.json").exists():
-            result = json.loads((entry / "result.json").read_text())
+        if part1.is_entry(entry):
+            result = part1.read_result(entry)
             check_result(entry, result, max_mae)
             print(
                 f"t2i: using the cached pretrained text encoder {entry} (held-out MAE {result['mae']:.4f})",
@@ -253,10 +225,10 @@ def ensure_pretrained(cfg, verbose: bool = True, force: bool = False) -> Path:
             file=sys.stderr,
             flush=True,
         )
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=entry.parent))
+        tmp = part1.staging_dir(entry)
         try:
             result = run_pretraining(cfg, tmp, verbose)
-            rejected = entry.with_name(entry.name + ".rejected")
+            rejected = part1.rejected_path(entry)
             shutil.rmtree(rejected, ignore_errors=True)
             try:
                 check_result(rejected, result, max_mae)

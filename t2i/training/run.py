@@ -20,16 +20,17 @@ from omegaconf import OmegaConf
 from t2i.data.dataset import TextImageSampler, eval_set, gan_dataset
 from t2i.models import build_discriminator, build_generator, build_text_encoder
 from t2i.store import checkpoint as state
+from t2i.store import part1
 from t2i.store.checkpoint import CheckpointError
 from t2i.store.rundir import (
     RunInterrupted,
     check_run_dir,
     claim,
+    metrics_summary,
     read_metrics,
     read_status,
     resume_point,
     running_fields,
-    summarise,
     truncate_metrics,
     write_status,
 )
@@ -166,7 +167,7 @@ class _Session:
         setup.configure(cfg.trainer, cfg.seed)
         te_weights = None
         if cfg.gan.text_encoder_init == "pretrained" and not restore:  # a checkpoint holds the encoder already
-            te_weights = ensure_pretrained(cfg, verbose=cfg.trainer.verbose) / "text_encoder.weights.h5"
+            te_weights = part1.weights(ensure_pretrained(cfg, verbose=cfg.trainer.verbose), "text_encoder")
             setup.configure(cfg.trainer, cfg.seed)  # pretraining reseeds; a run's own draws start from its seed
         self.sampler = TextImageSampler(cfg.data.vocab_size, cfg.data.image_size, cfg.cache_dir)
         self.evalset = eval_set(self.sampler, cfg.data.eval_samples)
@@ -202,7 +203,7 @@ class _Session:
             ),
         ]
         if cfg.trainer.verbose:
-            best = summarise_metrics(run_dir / "metrics.csv")["best_mae"]
+            best = metrics_summary(read_metrics(run_dir))["best_mae"]
             callbacks.insert(3, cb.Progress(f"{cfg.name} seed={cfg.seed}", best=math.inf if math.isnan(best) else best))
         if self.initial_epoch < cfg.trainer.epochs:
             self.gan.fit(
@@ -214,8 +215,4 @@ class _Session:
                 shuffle=False,
                 callbacks=callbacks,
             )
-        return {**summarise_metrics(run_dir / "metrics.csv"), "minutes": minutes()}
-
-
-def summarise_metrics(path: Path) -> dict:
-    return summarise(read_metrics(path))
+        return {**metrics_summary(read_metrics(run_dir)), "minutes": minutes()}

@@ -7,7 +7,6 @@ per character, and the wall time and software. Progress goes to stderr.
 
 from __future__ import annotations
 
-import json
 import shlex
 import shutil
 import sys
@@ -108,7 +107,7 @@ def build_report(runs_dir, out_dir=None, options: Options = Options(), progress=
         samples=options.samples,
         grids=grids,
         evaluation_figure=figure,
-        part1=[json.loads(p.read_text()) for p in sorted((runs_dir / evaluations.PART1).glob("*/result.json"))],
+        part1=evaluations.part1_results(runs_dir),
         wall=provenance.wall_time(runs),
         statuses=dict(provenance.statuses(runs)),
         software=provenance.software(),

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from t2i.analysis.runs import Run, Series
+from t2i.store import part1
 
 CACHE = "evaluation"  # a run's evaluation directory
 PART1 = "part1"  # below RUNS_DIR: one directory per Part 1 cache entry
@@ -74,7 +75,7 @@ def evaluate_runs(
     for entry in _part1_entries(finished) if compute else []:
         out = runs_dir / PART1 / entry.name
         out.mkdir(parents=True, exist_ok=True)
-        shutil.copy(entry / "result.json", out / "result.json")
+        shutil.copy(entry / part1.RESULT, out / part1.RESULT)  # a copy of an entry is read as one
         _evaluation(entry, out, samples, compute, progress, f"Part 1 {entry}")
     found = [
         Evaluation(PART1, PART1_LABEL, None, path.parent, json.loads(path.read_text()))
@@ -88,19 +89,23 @@ def evaluate_runs(
     return found
 
 
+def part1_results(runs_dir: Path) -> list[dict]:
+    """result.json of every Part 1 entry whose evaluation the report keeps below RUNS_DIR/part1/."""
+    return [part1.read_result(p.parent) for p in sorted((runs_dir / PART1).glob(f"*/{part1.RESULT}"))]
+
+
 def _part1_entries(runs: Sequence[Run]) -> list[Path]:
     """The Part 1 cache entries these runs' text encoders came from, where they still exist."""
     from t2i.store.rundir import read_config
-    from t2i.training.pretrain import cache_entry
 
     entries = set()
     for run in runs:
         if run.setting("gan.text_encoder_init") == "pretrained":
             try:
-                entries.add(cache_entry(read_config(run.path)))
+                entries.add(part1.entry(read_config(run.path)))
             except (KeyError, AttributeError):  # a config from an older t2i lacks what today's cache key needs
                 continue
-    return sorted(e for e in entries if (e / "result.json").exists())
+    return sorted(e for e in entries if part1.is_entry(e))
 
 
 # --- tables ------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from t2i.analysis.report.cached_evaluations import CACHE, PART1, RESULT
 from t2i.analysis.runs import Run
+from t2i.store import part1
 from t2i.store.rundir import CONFIG, METRICS, STATUS
 
 RECORD = (CONFIG, STATUS, METRICS, f"{CACHE}/{RESULT}")
@@ -19,7 +20,7 @@ def keep_runs(runs: Sequence[Run], runs_dir: Path, dest: Path, shown: Iterable[P
     """Copy each finished run's RECORD files, Part 1's evaluations and the files the report shows (a sample
     grid, an evaluation figure) into `dest`, mirroring `runs_dir`; returns the number of runs kept."""
     files = [r.path / name for r in runs if r.status.get("status") == "done" for name in RECORD]
-    files += [p for p in (runs_dir / PART1).glob("*/*.json")]
+    files += [p for name in (part1.RESULT, RESULT) for p in (runs_dir / PART1).glob(f"*/{name}")]
     for source in [*files, *shown]:
         if source.exists():
             target = dest / source.relative_to(runs_dir)
