@@ -1,7 +1,9 @@
-"""t2i/store: one owner per on-disk format.
+"""t2i/store: one owner per on-disk format, new state checkpointed by construction.
 
 - The Part 1 cache entry is read and written through t2i/store/part1.py; the cache directory's default is
   t2i.config.default_cache_dir alone.
+- The resume checkpoint holds every variable the GAN has, found by walking it, and refuses by name a checkpoint
+  that lacks one; the committed in-progress checkpoints still restore.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from t2i.config import compose_config, default_cache_dir
-from t2i.store import part1
+from t2i.store import part1, rundir
 
 # --- the Part 1 cache and the cache directory ------------------------------------------------------------
 
@@ -58,3 +60,105 @@ def entries_written(entry: Path, needs: dict) -> list[Path]:
         directory.mkdir(parents=True)
         part1.write_result(directory, {"mae": 0.05, "epochs": 2, "needs": needs})
     return part1.entries(entry.parent.parent)
+
+
+# --- the checkpoint holds every variable of the model ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def make_gan(tmp_path_factory):
+    from t2i.training import setup
+    from t2i.training.run import build_gan
+
+    cfg = compose_config(["budget=tiny", f"runs_root={tmp_path_factory.mktemp('runs')}"])
+
+    def make():
+        setup.configure(cfg.trainer, cfg.seed)
+        return build_gan(cfg, None)
+
+    return make
+
+
+def test_new_state_of_the_model_is_checkpointed_without_a_list(make_gan):
+    """A sub-network, a variable, seed generators in a list and variables in a dict, given to the GAN as
+    attributes, are in the checkpoint without any change to t2i/store/checkpoint.py."""
+    import keras
+    import tensorflow as tf
+
+    from t2i.store import checkpoint as state
+
+    gan = make_gan()
+    before = state.named_variables(gan)
+    assert {"train_generator", "d_optimizer/iteration", "g_optimizer/iteration"} <= set(before)
+    assert not [name for name in before if name.startswith("optimizer/")]  # Keras's unused placeholder
+    gan.style_encoder = keras.Sequential([keras.layers.Dense(3, name="style")], name="style_net")
+    gan.style_encoder.build((None, 4))
+    gan.ema_decay = tf.Variable(0.5, trainable=False)
+    gan.rngs = [keras.random.SeedGenerator(1)]
+    gan.averages = {"g": keras.Variable(2.0, name="g_average")}
+    named = state.named_variables(gan)
+    assert set(named) - set(before) == {
+        "style_encoder/style_net/style/kernel",
+        "style_encoder/style_net/style/bias",
+        "ema_decay",
+        "rngs/0",
+        "averages/g",
+    }
+    assert named["ema_decay"] is gan.ema_decay and named["rngs/0"] is gan.rngs[0].state
+
+    hidden = make_gan()
+    hidden._average = keras.Variable(1.0, name="average")  # tracked by Keras, but no public attribute names it
+    with pytest.raises(state.CheckpointError, match="'average' would not be checkpointed"):
+        state.named_variables(hidden)
+
+
+def test_a_checkpoint_lacking_a_variable_of_the_model_is_refused_by_name(make_gan, tmp_path):
+    """The checkpoint of a run saved before the model had a variable: one line naming it, nothing changed;
+    never a resume that leaves the new variable at its fresh value."""
+    import tensorflow as tf
+
+    from t2i.store import checkpoint as state
+
+    state.RunCheckpoint(make_gan(), tmp_path).save(3)
+    files = {p: p.read_bytes() for p in (tmp_path / "checkpoints").rglob("*") if p.is_file()}
+    newer = make_gan()
+    newer.ema_decay = tf.Variable(0.5, trainable=False)
+    with pytest.raises(state.CheckpointError) as refused:
+        state.RunCheckpoint(newer, tmp_path).restore()
+    message = str(refused.value)
+    assert "\n" not in message and "is from another model: it lacks this model's variable ema_decay" in message
+    assert "nothing was changed" in message and float(newer.ema_decay.numpy()) == 0.5
+    assert {p: p.read_bytes() for p in files} == files
+
+    older = make_gan()  # and the other way round: a checkpoint holding a variable the model lacks
+    state.RunCheckpoint(newer, tmp_path / "newer").save(3)
+    with pytest.raises(state.CheckpointError, match="it holds ema_decay, which this model lacks"):
+        state.RunCheckpoint(older, tmp_path / "newer").restore()
+    assert state.RunCheckpoint(make_gan(), tmp_path).restore() == 3  # the same model restores
+
+
+COMMITTED = sorted(p.parents[1] for p in Path("experiments").glob("*/runs/**/checkpoints/resume"))
+
+
+@pytest.mark.skipif(not COMMITTED, reason="no committed run holds a checkpoint")
+@pytest.mark.parametrize("run", COMMITTED, ids=str)
+def test_the_committed_checkpoints_restore(run, tmp_path):
+    """Runs parked resumable in experiments/ restore into the GAN their config.yaml builds today: every
+    variable by name, at the epoch the run directory says, with the weights `t2i generate` loads."""
+    import numpy as np
+
+    from t2i.models import build_generator
+    from t2i.store import checkpoint as state
+    from t2i.training import setup
+    from t2i.training.run import build_gan
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    cfg = rundir.read_config(copy)
+    cfg.trainer.threads = 0  # how it was run (a volatile key), and one process has one thread count
+    setup.configure(cfg.trainer, cfg.seed)
+    gan = build_gan(cfg, None)
+    assert state.RunCheckpoint(gan, copy).restore() == rundir.checkpoint_epoch(run)
+    g = build_generator(cfg.model.generator, cfg.model.text_encoder.features)
+    g.load_weights(run / "checkpoints" / "generator.weights.h5")
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(g.weights, gan.generator.weights, strict=True))
