@@ -2,10 +2,26 @@
 
 The YAML tree in conf/ holds the values; the dataclasses here hold only the types (every leaf is MISSING), so a
 wrong type or an unknown key fails at composition, before any work starts, and a default lives in one place.
+
+A key added after runs were recorded is declared with `added(as_before=...)`: the value that keeps what t2i did
+before the key existed. A run directory whose config.yaml lacks the key is read with that value (AS_BEFORE,
+used by t2i/store/rundir.py), so it stays the same config: still skipped when done, still resumed. A key that
+is missing from a run's config.yaml without such a declaration makes it another config. For example:
+
+    @dataclass
+    class GeneratorConfig:
+        ...
+        ema_decay: float = added(as_before=0.0)  # 0: no moving average of G's weights, as before
+
+and its value for new runs in conf/ as for any key (`ema_decay: 0.0` under `generator:` in
+conf/model/reference.yaml). Keep conf/'s value equal to `as_before`, and the model free of new variables at
+that value, where recorded runs should still count: another value is another config, and a checkpoint that
+lacks a variable the model has is refused (t2i/store/checkpoint.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -18,6 +34,24 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 CONF_DIR = Path(os.environ.get("T2I_CONF_DIR", Path(__file__).resolve().parent.parent / "conf"))
+_AS_BEFORE = "as_before"  # the metadata key of added()
+
+
+def added(as_before: Any) -> Any:
+    """A schema field for a key added after run directories were recorded: `as_before` is its value that
+    behaves as t2i did before the key existed (see the module's doc). Its value for new runs is in conf/."""
+    return field(default=MISSING, metadata={_AS_BEFORE: as_before})
+
+
+def as_before_values(schema) -> dict[str, Any]:
+    """Every added() key below a schema dataclass, by dotted path, with its as-before value."""
+    out = {}
+    for f in dataclasses.fields(schema):
+        if _AS_BEFORE in f.metadata:
+            out[f.name] = f.metadata[_AS_BEFORE]
+        elif dataclasses.is_dataclass(f.default_factory):
+            out.update({f"{f.name}.{k}": v for k, v in as_before_values(f.default_factory).items()})
+    return out
 
 
 @dataclass
@@ -178,6 +212,8 @@ class T2IConfig:
 
 
 ConfigStore.instance().store(name="t2i_schema", node=T2IConfig)
+# Keys a run directory's config.yaml may lack, and the value it then means (none yet: see added()).
+AS_BEFORE: dict[str, Any] = as_before_values(T2IConfig)
 
 
 def _series_name(series) -> str:

@@ -1,20 +1,25 @@
-"""t2i/store: one owner per on-disk format, new state checkpointed by construction.
+"""t2i/store: one owner per on-disk format, new state checkpointed by construction, runs that survive upgrades.
 
 - The Part 1 cache entry is read and written through t2i/store/part1.py; the cache directory's default is
   t2i.config.default_cache_dir alone.
 - The resume checkpoint holds every variable the GAN has, found by walking it, and refuses by name a checkpoint
   that lacks one; the committed in-progress checkpoints still restore.
+- A key added to the schema with `added(as_before=...)` keeps recorded runs the same config; a key missing
+  without that declaration, or a different value, is still another config.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
-from t2i.config import compose_config, default_cache_dir
+from t2i import config
+from t2i.config import added, as_before_values, compose_config, default_cache_dir
 from t2i.store import part1, rundir
 
 # --- the Part 1 cache and the cache directory ------------------------------------------------------------
@@ -162,3 +167,68 @@ def test_the_committed_checkpoints_restore(run, tmp_path):
     g = build_generator(cfg.model.generator, cfg.model.text_encoder.features)
     g.load_weights(run / "checkpoints" / "generator.weights.h5")
     assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(g.weights, gan.generator.weights, strict=True))
+
+
+# --- runs survive upgrades ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _GanWithAddedKey:
+    l1_weight: float = added(as_before=0.0)
+
+
+@dataclass
+class _SchemaWithAddedKey:
+    """As if gan.l1_weight had been added to the schema after runs were recorded, with 0 meaning 'as before'."""
+
+    gan: _GanWithAddedKey = field(default_factory=_GanWithAddedKey)
+
+
+def _recorded(tmp_path, *overrides, status="done"):
+    """A run directory as training leaves it (config.yaml, status.json), without training; and its config."""
+    cfg = compose_config(["budget=tiny", f"runs_root={tmp_path}", *overrides])
+    run = Path(cfg.run_dir)
+    run.mkdir(parents=True)
+    OmegaConf.save(cfg, run / rundir.CONFIG, resolve=True)
+    rundir.write_status(run, status=status, epochs_done=0)
+    return cfg, run
+
+
+def _written_before(run: Path, key: str) -> None:
+    """Remove `key` from the run's config.yaml, as a t2i from before the key existed wrote it."""
+    saved = OmegaConf.to_container(OmegaConf.load(run / rundir.CONFIG))
+    *parents, leaf = key.split(".")
+    node = saved
+    for p in parents:
+        node = node[p]
+    del node[leaf]
+    OmegaConf.save(OmegaConf.create(saved), run / rundir.CONFIG)
+
+
+def test_a_key_added_with_its_as_before_value_keeps_recorded_runs_the_same_config(tmp_path, monkeypatch):
+    cfg, run = _recorded(tmp_path)
+    _written_before(run, "gan.l1_weight")
+    saved = (run / rundir.CONFIG).read_bytes()
+    # Undeclared, a missing key is another config: nothing says what the old run computed.
+    with pytest.raises(rundir.RunDirError, match=r"different config \(gan\.l1_weight: '<missing>' there, 0\.0 now\)"):
+        rundir.check_run_dir(cfg)
+
+    monkeypatch.setattr(config, "AS_BEFORE", as_before_values(_SchemaWithAddedKey))
+    assert config.AS_BEFORE == {"gan.l1_weight": 0.0}
+    assert rundir.check_run_dir(cfg) == "done"
+    assert rundir.read_config(run).gan.l1_weight == 0.0
+    rundir.write_status(run, status="interrupted")
+    assert rundir.check_run_dir(cfg) == "resume" and rundir.resume_point(cfg) is None  # resumable, from epoch 0
+    # A value other than the as-before one is another config, as it always was.
+    other = compose_config(["budget=tiny", f"runs_root={tmp_path}", "gan.l1_weight=5"])
+    with pytest.raises(rundir.RunDirError, match=r"gan\.l1_weight: 0\.0 there, 5\.0 now"):
+        rundir.check_run_dir(other)
+    assert (run / rundir.CONFIG).read_bytes() == saved  # reading upgrades nothing on disk
+
+
+def test_the_declared_keys_are_keys_of_the_config():
+    assert as_before_values(_SchemaWithAddedKey) == {"gan.l1_weight": 0.0}
+    assert config.AS_BEFORE == as_before_values(config.T2IConfig)
+    composed = compose_config([])
+    missing = object()
+    assert [k for k in config.AS_BEFORE if OmegaConf.select(composed, k, default=missing) is missing] == []

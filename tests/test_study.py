@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from t2i.config import ConfigError, available
@@ -86,3 +88,32 @@ def test_t2i_sweep_launches_every_run_of_the_study(tmp_path, monkeypatch):
     sweep.run_sweep(["+study=reference", f"runs_root={tmp_path}", "budget=tiny", "hydra/launcher=basic"])
     ref = study.load("reference")
     assert sorted(launched) == sorted((n, str(s), "tiny") for n, k in ref.seeds.items() for s in range(k))
+
+
+def test_every_committed_run_is_the_one_its_study_composes():
+    """Each recorded run of experiments/ is what `t2i sweep` would compose for it today: complete ("done")
+    for the finished ones, so a rerun skips them; resumable at its checkpoint for those parked in progress.
+    The paper-budget runs are `make study-paper`'s: budget=paper, seed 0 of their ablation."""
+    from pathlib import Path
+
+    from t2i.store import rundir
+    from t2i.sweeps.sweep import plan
+
+    paper = ["+ablation=baseline,lrx10,wgan,shuffle_mbd", "seed=0", "budget=paper"]
+    recorded = {  # a sweep directory, the multiruns that made its runs, and what a rerun finds them
+        "experiments/ablation_study/runs": (study.multiruns(["+study=reference", "sweep.name=runs"]), "done"),
+        "experiments/paper_budget/runs": ([paper], "done"),
+        "experiments/in_progress/runs/paper": ([paper], "resume"),
+    }
+    for directory, (multiruns, expected) in recorded.items():
+        root = Path(directory)
+        where = [f"runs_root={root.parent}", f"sweep.name={root.name}"]
+        jobs = {job.run_dir: job for overrides in multiruns for job in plan([*overrides, *where]).jobs}
+        runs = sorted(root.glob("*/seed=*"))
+        assert runs or expected == "resume", f"no runs in {root}"  # parked runs leave when they finish
+        for run in runs:
+            job = jobs.get(Path(os.path.abspath(run)))
+            assert job is not None, f"{run} is no run of its study"
+            assert rundir.check_run_dir(job.cfg) == expected, run
+            if expected == "resume":
+                assert rundir.resume_point(job.cfg) == rundir.checkpoint_epoch(run), run

@@ -74,6 +74,8 @@ class RunInterrupted(RuntimeError):
 
 
 def read_config(run_dir) -> DictConfig:
+    """The run's config.yaml, with every key added to the schema since it was written set to the value that
+    keeps the old behaviour (t2i.config.added); a key dropped without that declaration stays missing."""
     path = Path(run_dir) / CONFIG
     try:
         cfg = OmegaConf.load(path)
@@ -83,7 +85,23 @@ def read_config(run_dir) -> DictConfig:
         raise DamagedRunDir(f"{path} is unreadable ({type(exc).__name__})") from None
     if not isinstance(cfg, DictConfig):
         raise DamagedRunDir(f"{path} is not a config mapping")
-    return cfg
+    return OmegaConf.create(with_added_keys(OmegaConf.to_container(cfg)))
+
+
+def with_added_keys(data: dict) -> dict:
+    """A config (as a plain dict) where each key of t2i.config.AS_BEFORE it lacks is set to its as-before
+    value: a run recorded before the key existed reads as what it computed."""
+    from t2i import config  # the schema; no TensorFlow
+
+    data = copy.deepcopy(data)
+    for key, value in config.AS_BEFORE.items():
+        *parents, leaf = key.split(".")
+        node = data
+        for p in parents:
+            node = node.setdefault(p, {}) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf not in node:
+            node[leaf] = copy.deepcopy(value)
+    return data
 
 
 # A finished (or interrupted) run continues under a larger `trainer.epochs`: its first epochs are what a longer
@@ -94,7 +112,8 @@ EXTENDABLE_KEYS = ("trainer.epochs", "budget")
 
 
 def comparable(cfg) -> dict:
-    return _without(OmegaConf.to_container(cfg, resolve=True), VOLATILE_KEYS)
+    """What two configs must agree on to be one run: all but VOLATILE_KEYS, with added keys filled in."""
+    return _without(with_added_keys(OmegaConf.to_container(cfg, resolve=True)), VOLATILE_KEYS)
 
 
 def _without(data: dict, keys) -> dict:

@@ -31,6 +31,7 @@ COMPUTING_EXCLUDED = ("budget",)
 class Job:
     overrides: list[str]
     run_dir: Path
+    cfg: DictConfig  # the config its run is trained with (job_config), validated
 
 
 @dataclass
@@ -127,8 +128,9 @@ def plan(overrides: list[str]) -> Multirun:
         for combo in BasicSweeper.split_arguments(parsed, None)[0]:
             job = hydra.config_loader.load_sweep_config(master, combo)
             run_dir = Path(os.path.abspath(Path(job.hydra.sweep.dir) / str(job.hydra.sweep.subdir)))
-            validate(job_config(job, run_dir, job.hydra.job.override_dirname))
-            jobs.append(Job(combo, run_dir))
+            cfg = job_config(job, run_dir, job.hydra.job.override_dirname)
+            validate(cfg)
+            jobs.append(Job(combo, run_dir, cfg))
     except Exception as exc:  # Hydra raises many types; all are errors in the overrides
         message = str(exc) if isinstance(exc, ConfigError) else _one_line(exc)
         where = f" (in {' '.join(combo)})" if combo else ""
