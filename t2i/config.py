@@ -84,6 +84,7 @@ class TextEncoderConfig:
 @dataclass
 class GeneratorConfig:
     latent_dim: int = MISSING
+    latent_distribution: str = added(as_before="uniform")  # z's: uniform in [-1, 1] | normal N(0, I) (Reed)
     base_filters: int = MISSING
     block_filters: list[int] = MISSING
 
@@ -141,6 +142,8 @@ class GanConfig:
     text_encoder_init: str = MISSING  # pretrained | random
     interpolation_weight: float = MISSING  # GAN-INT: weight of G's loss on interpolated text embeddings
     interpolation_beta: float = MISSING
+    interpolation_pairs: str = added(as_before="permuted")  # permuted: each text with a shuffled other | halves
+    cls_weight: float = added(as_before=0.0)  # the matching-aware D step's weight of wrong images (GAN-CLS)
     l1_weight: float = MISSING
 
 
@@ -293,32 +296,40 @@ def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
 
 
 def validate(cfg: DictConfig) -> None:
-    """Semantic checks that the schema's types cannot express."""
+    """Semantic checks that the schema's types cannot express. Names come from the pieces' registries,
+    and each chosen piece says what it cannot run with."""
+    # The registries live with their pieces, which import TensorFlow: imported only when a config is checked.
+    from t2i.losses import GAN_LOSSES
+    from t2i.models.latent import LATENTS
+    from t2i.training import optim, setup
+    from t2i.training.d_steps import D_STEPS
+    from t2i.training.g_terms import PAIRS
+    from t2i.training.penalties import PENALTIES
+    from t2i.training.run import TEXT_ENCODER_INITS
+
     choices = {
-        "gan.loss": (cfg.gan.loss, ("nonsaturating", "saturating", "wasserstein")),
-        "gan.penalty.name": (cfg.gan.penalty.name, ("none", "gradient", "clip")),
-        "gan.d_step": (cfg.gan.d_step, ("labelled", "critic")),
-        "optimizer.decay": (cfg.optimizer.decay, ("none", "epochs", "updates")),
-        "gan.text_encoder_init": (cfg.gan.text_encoder_init, ("pretrained", "random")),
-        "optimizer.name": (cfg.optimizer.name, ("adam", "rmsprop")),
-        # mixed_float16 is left out until the optimizers get loss scaling: without it small gradients
-        # underflow to zero in float16 and training silently stalls.
-        "trainer.precision": (cfg.trainer.precision, ("float32", "bfloat16")),
+        "gan.loss": (cfg.gan.loss, GAN_LOSSES),
+        "gan.penalty.name": (cfg.gan.penalty.name, PENALTIES),
+        "gan.d_step": (cfg.gan.d_step, D_STEPS),
+        "optimizer.decay": (cfg.optimizer.decay, optim.SCHEDULES),
+        "gan.text_encoder_init": (cfg.gan.text_encoder_init, TEXT_ENCODER_INITS),
+        "optimizer.name": (cfg.optimizer.name, optim.OPTIMIZERS),
+        "trainer.precision": (cfg.trainer.precision, setup.POLICIES),
+        "model.generator.latent_distribution": (cfg.model.generator.latent_distribution, LATENTS),
+        "gan.interpolation_pairs": (cfg.gan.interpolation_pairs, PAIRS),
     }
     for key, (value, allowed) in choices.items():
         if value not in allowed:
             raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}")
     _check_ranges(cfg)
     _check_paths(cfg)
-    for step in cfg.gan.d_substeps:
-        if step not in ("fake", "real", "mismatched"):
-            raise ConfigError(f"gan.d_substeps: unknown sub-step {step!r} (fake, real, mismatched)")
-    if cfg.gan.d_step == "critic" and cfg.gan.loss != "wasserstein":
-        raise ConfigError("gan.d_step=critic needs gan.loss=wasserstein")
-    if cfg.gan.penalty.name == "gradient" and cfg.gan.d_step != "critic":
-        raise ConfigError("gan.penalty.name=gradient needs gan.d_step=critic (it is part of each critic update)")
-    if cfg.optimizer.decay != "none" and cfg.optimizer.decay_every < 1:
-        raise ConfigError(f"optimizer.decay={cfg.optimizer.decay} needs optimizer.decay_every >= 1")
+    for problem in (
+        D_STEPS[cfg.gan.d_step].problem(cfg.gan),
+        PENALTIES[cfg.gan.penalty.name].problem(cfg.gan),
+        optim.problem(cfg.optimizer),
+    ):
+        if problem:
+            raise ConfigError(problem)
     if cfg.gan.d_only_steps < 0:
         raise ConfigError("gan.d_only_steps must be >= 0")
     if not 1 <= cfg.data.vocab_size <= 62 or not 1 <= cfg.pretrain.vocab_size <= 62:

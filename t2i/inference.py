@@ -17,6 +17,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from t2i.store import part1
+from t2i.store.rundir import with_added_keys
 
 NETWORKS = ("text_encoder", "generator")
 G_BATCH = 512
@@ -49,7 +50,7 @@ class ModelSource:
 
 def _read_run_config(path: Path) -> DictConfig:
     try:
-        cfg = OmegaConf.load(path)
+        cfg = OmegaConf.create(with_added_keys(OmegaConf.to_container(OmegaConf.load(path))))
         # Touch every key we need so a truncated or foreign config fails here, not deep inside Keras.
         for key in ("data.vocab_size", "data.image_size", "model.text_encoder.features", "model.generator.latent_dim"):
             if OmegaConf.select(cfg, key) is None:
@@ -92,11 +93,11 @@ def locate(path) -> ModelSource:
 class InferenceModel:
     """Text encoder + generator; images are numpy in [-1, 1], computed in batches of G_BATCH."""
 
-    def __init__(self, text_encoder, generator, latent_dim: int, random_z: bool):
+    def __init__(self, text_encoder, generator, latent_dim: int, random_z: bool, latent_distribution="uniform"):
         import tensorflow as tf
 
         self.text_encoder, self.generator = text_encoder, generator
-        self.latent_dim, self.random_z = latent_dim, random_z
+        self.latent_dim, self.random_z, self.latent_distribution = latent_dim, random_z, latent_distribution
         self._encode = tf.function(lambda c, s: text_encoder([c, s], training=False), reduce_retracing=True)
         self._decode = tf.function(lambda x: tf.tanh(generator(x, training=False)), reduce_retracing=True)
 
@@ -106,7 +107,9 @@ class InferenceModel:
         if not self.random_z:  # Part 1 trains with z held at zero
             return np.zeros((n, self.latent_dim), np.float32)
         # One fixed draw for all rows, so results do not depend on batching.
-        return tf.random.stateless_uniform([n, self.latent_dim], tf.constant([0, 0]), -1.0, 1.0).numpy()
+        from t2i.models.latent import LATENTS
+
+        return LATENTS[self.latent_distribution]([n, self.latent_dim], tf.constant([0, 0])).numpy()
 
     def features(self, chars, spec) -> np.ndarray:
         chars, spec = np.asarray(chars, np.int32), np.asarray(spec, np.int32)
@@ -148,5 +151,9 @@ def load_model(path) -> tuple[InferenceModel, DictConfig, int]:
     g = build_generator(m.generator, m.text_encoder.features)
     for net, name in ((te, "text_encoder"), (g, "generator")):
         _load_weights(net, source.weights_file(name))
-    model = InferenceModel(te, g, int(m.generator.latent_dim), random_z=source.kind != "pretrained")
+    # A Part 1 entry's G runs with z held at zero, so its config names no distribution.
+    latent = OmegaConf.select(m, "generator.latent_distribution", default="uniform")
+    model = InferenceModel(
+        te, g, int(m.generator.latent_dim), random_z=source.kind != "pretrained", latent_distribution=latent
+    )
     return model, source.cfg, source.vocab_size

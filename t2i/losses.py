@@ -1,4 +1,4 @@
-"""Losses as plain functions of logits/scores; GAN losses chosen by name from config.
+"""Losses as plain functions of logits/scores; a GAN loss (D's and G's) chosen by name from config.
 
 Conventions: `real` and `fake` are D's outputs (logits, or critic scores for Wasserstein); every
 function returns a scalar to minimise.
@@ -6,7 +6,12 @@ function returns a scalar to minimise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import tensorflow as tf
+
+from t2i.registry import Registry
 
 
 def tanh_cross_entropy(targets, logits):
@@ -23,7 +28,7 @@ def bce_from_logits(labels, logits):
     return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
 
 
-# --- D losses on one sub-step: `label` is 1 for real, 0 for fake/mismatched ------------------------
+# --- D losses on one judgement: `label` is 1 for real, 0 for fake/mismatched ------------------------
 
 
 def d_cross_entropy(logits, label: float):
@@ -51,11 +56,15 @@ def g_wasserstein(fake_scores):
     return -tf.reduce_mean(fake_scores)
 
 
-GAN_LOSSES = {
-    "nonsaturating": (d_cross_entropy, g_nonsaturating),
-    "saturating": (d_cross_entropy, g_saturating),
-    "wasserstein": (d_wasserstein, g_wasserstein),
-}
+class GanLoss(NamedTuple):
+    d: Callable  # d(outputs, label) -> D's loss on one judgement
+    g: Callable  # g(outputs on G's images) -> G's loss
+
+
+GAN_LOSSES: Registry[GanLoss] = Registry("GAN loss")
+GAN_LOSSES.register("nonsaturating")(GanLoss(d_cross_entropy, g_nonsaturating))
+GAN_LOSSES.register("saturating")(GanLoss(d_cross_entropy, g_saturating))
+GAN_LOSSES.register("wasserstein")(GanLoss(d_wasserstein, g_wasserstein))
 
 
 def gradient_penalty(critic, real, other, text_features, rng_seed):

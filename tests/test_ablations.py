@@ -17,7 +17,8 @@ from t2i.data.dataset import TextImageSampler, gan_dataset
 from t2i.data.vocab import char_labels, spec_colours
 from t2i.models.layers import MinibatchDiscrimination
 from t2i.training import callbacks as cb
-from t2i.training import run
+from t2i.training import optim, run
+from t2i.training.g_terms import Adversarial
 from t2i.training.gan import ConditionalGAN
 from t2i.training.run import build_gan
 
@@ -95,8 +96,8 @@ def _applied_steps(opt, grads=(1.0, -0.5, 0.25)) -> list[float]:
 
 def _fresh_optimizers(cfg):
     """Unbuilt copies of the (D, G) optimizers build_gan makes for this config."""
-    opt, steps = cfg.optimizer, cfg.trainer.steps_per_epoch
-    return run.make_optimizer(opt, opt.d_lr_factor, steps), run.make_optimizer(opt, 1.0, steps)
+    d, g, _ = optim.build_optimizers(cfg.optimizer, cfg.trainer.steps_per_epoch)
+    return d, g
 
 
 def _copy_weights(src: ConditionalGAN, dst: ConditionalGAN) -> None:
@@ -163,7 +164,7 @@ def test_combined_ablations(runs_root, base_cfg, sampler):
     assert cfg.run_dir == f"{runs_root}/shuffle+mbd/seed=0"
     assert _delta(cfg, base_cfg) == _delta(tiny(runs_root, "+ablation=shuffle_mbd"), base_cfg)
     gan = build_gan(cfg, None)
-    assert gan.d_names == ["d0_fake", "d1_real"]
+    assert list(gan.d_step.names) == ["d0_fake", "d1_real"]
     assert gan.discriminator.get_layer("mbd").kernels == 25
     assert len(_element(sampler, cfg)["d"]) == 2
 
@@ -198,8 +199,8 @@ def test_effect(name, runs_root, request):
 @effect("baseline")
 def _baseline(cfg, request):
     gan = request.getfixturevalue("base_gan")
-    assert gan.d_names == ["d0_fake", "d1_real", "d2_mismatched", "d3_real"]
-    assert gan.d_loss_fn is losses.d_cross_entropy and gan.g_loss_fn is losses.g_nonsaturating
+    assert list(gan.d_step.names) == ["d0_fake", "d1_real", "d2_mismatched", "d3_real"]
+    assert gan.d_step.loss == (losses.d_cross_entropy, losses.g_nonsaturating)
     assert _layers(gan.discriminator, MinibatchDiscrimination) == [] and not _d_depends_on_batch(gan)
     (noise,) = _layers(gan.discriminator, keras.layers.GaussianNoise)
     assert noise.stddev == pytest.approx(0.05)
@@ -222,7 +223,7 @@ def _mbd(cfg, request):
 
 def _no_mismatch(cfg, request):
     gan = build_gan(cfg, None)
-    assert gan.d_names == ["d0_fake", "d1_real"]
+    assert list(gan.d_step.names) == ["d0_fake", "d1_real"]
     sampler = request.getfixturevalue("sampler")
     d = _element(sampler, cfg)["d"]
     assert len(d) == 2
@@ -271,7 +272,7 @@ def _img_noise(cfg, request):
 @effect("full_vocab")
 def _full_vocab(cfg, request):
     assert cfg.data.curriculum.start_vocab is None
-    assert [cb.EpochSchedule(cfg).vocab(e) for e in (0, 1, 1000)] == [62, 62, 62]
+    assert [cb.VocabularyLog(cfg.data).vocab(e) for e in (0, 1, 1000)] == [62, 62, 62]
     cfg = compose_config(["budget=tiny", f"runs_root={cfg.runs_root}", "+ablation=full_vocab", "data.batch_size=512"])
     chars = char_labels(_element(_AnyVocabSampler(), cfg)["g"]["chars"].numpy())
     assert chars.max() >= 55 and np.mean(chars >= 10) > 0.7  # 52 of 62 characters are letters
@@ -281,13 +282,13 @@ def _full_vocab(cfg, request):
 def _increment_vocab(cfg, request):
     paper = compose_config([f"runs_root={cfg.runs_root}", "trainer.epochs=1500", "+ablation=increment_vocab"])
     assert (paper.data.curriculum.start_epoch, paper.data.curriculum.every) == (500, 10)
-    schedule = cb.EpochSchedule(paper)
+    schedule = cb.VocabularyLog(paper.data)
     assert [schedule.vocab(e) for e in (0, 499, 500, 509, 510, 520)] == [10, 10, 11, 11, 12, 13]
     assert [schedule.vocab(e) for e in (1009, 1010, 1499)] == [61, 62, 62]
     default = compose_config([f"runs_root={cfg.runs_root}", "+ablation=increment_vocab"])
     assert default.trainer.epochs == 250
     assert (default.data.curriculum.start_epoch, default.data.curriculum.every) == (83, 2)
-    schedule = cb.EpochSchedule(default)
+    schedule = cb.VocabularyLog(default.data)
     assert [schedule.vocab(e) for e in (82, 83, 84, 85, 184, 185, 249)] == [10, 11, 11, 12, 61, 62, 62]
     # The batches follow the schedule: tiny has 2 steps an epoch, vocab 10 in epoch 0 and 11 in epoch 1.
     big = compose_config(
@@ -332,7 +333,7 @@ def _wgan(cfg, request):
     gan = build_gan(cfg, None)
     logit = gan.discriminator.get_layer("logit")
     assert not logit.use_bias and len(logit.weights) == 1
-    assert gan.d_loss_fn is losses.d_wasserstein and gan.g_loss_fn is losses.g_wasserstein
+    assert gan.d_step.loss == (losses.d_wasserstein, losses.g_wasserstein)
     for opt in _fresh_optimizers(cfg):
         # beta_1 = 0: no momentum, so each step follows its own gradient's sign; rate 5e-4.
         steps = _applied_steps(opt)
@@ -427,28 +428,25 @@ def _saturating(cfg, request):
             loss = loss_fn(confident)
         return float(tape.gradient(loss, confident)[0, 0])
 
-    assert abs(grad(gan.g_loss_fn)) < 1e-3 < abs(grad(base.g_loss_fn))  # minimax G saturates
+    assert abs(grad(gan.g_terms[0].g_loss)) < 1e-3 < abs(grad(base.g_terms[0].g_loss))  # minimax G saturates
 
 
 @effect("lr_decay")
 def _lr_decay(cfg, request):
     assert cfg.optimizer.decay_factor == 0.5
     gan = build_gan(cfg, None)
-    schedule = cb.EpochSchedule(cfg)
+    (schedule,) = optim.schedule(cfg.optimizer, cfg.trainer.steps_per_epoch).callbacks()
     schedule.set_model(gan)
     expected = {0: 5e-5, 1: 2.5e-5, 2: 1.25e-5, 3: 6.25e-6}
     for epoch, lr in expected.items():
         schedule.on_epoch_begin(epoch)
         assert _lr(gan.d_optimizer) == pytest.approx(lr) and _lr(gan.g_optimizer) == pytest.approx(lr)
-        assert bool(gan.train_generator.numpy()) == (epoch >= cfg.gan.d_only_epochs)
     default = compose_config([f"runs_root={cfg.runs_root}", "+ablation=lr_decay"])
     assert default.optimizer.decay_every == 50  # a fifth of 250 epochs
     # Without the ablation the rate stays put.
-    base = request.getfixturevalue("base_gan")
-    base_schedule = cb.EpochSchedule(request.getfixturevalue("base_cfg"))
-    base_schedule.set_model(base)
-    base_schedule.on_epoch_begin(3)
-    assert _lr(base.g_optimizer) == pytest.approx(5e-5)
+    base_cfg = request.getfixturevalue("base_cfg")
+    assert optim.schedule(base_cfg.optimizer, base_cfg.trainer.steps_per_epoch).callbacks() == []
+    assert _lr(request.getfixturevalue("base_gan").g_optimizer) == pytest.approx(5e-5)
 
 
 @effect("l1")
@@ -460,11 +458,11 @@ def _l1(cfg, request):
     fast = ["optimizer.learning_rate=1e-2", "optimizer.decay=none"]
     for name, c in (("l1", tiny(cfg.runs_root, "+ablation=l1", *fast)), ("base", tiny(cfg.runs_root, *fast))):
         gan = build_gan(c, None)
-        gan.g_loss_fn = lambda out: 0.0 * tf.reduce_mean(out)
+        gan.g_terms[0] = Adversarial(lambda out: 0.0 * tf.reduce_mean(out))
         error = lambda: float(tf.reduce_mean(tf.abs(gan.generate(gan.features(batch)) - batch["images"])))  # noqa: B023,E731
         start = error()
         for _ in range(5):
-            gan._g_step(batch, tf.constant([1, 2], tf.int64))
+            gan.g_update(batch, tf.constant([1, 2], tf.int64))
         maes[name] = (start, error())
     assert maes["l1"][1] < maes["l1"][0] - 0.05
     assert maes["base"][1] == pytest.approx(maes["base"][0])

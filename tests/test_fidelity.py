@@ -130,7 +130,7 @@ def test_g_step_leaves_d_and_the_text_encoder_alone(tiny_cfg, sampler):
     element = next(iter(gan_dataset(sampler, tiny_cfg())))
     frozen = [w.copy() for w in gan.discriminator.get_weights() + gan.text_encoder.get_weights()]
     g_before = [w.copy() for w in gan.generator.get_weights()]
-    gan._g_step(element["g"], tf.constant([1, 2], tf.int64))
+    gan.g_update(element["g"], tf.constant([1, 2], tf.int64))
     for a, b in zip(frozen, gan.discriminator.get_weights() + gan.text_encoder.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert any(not np.array_equal(a, b) for a, b in zip(g_before, gan.generator.get_weights()))
@@ -152,7 +152,7 @@ def test_disc_steps_trains_g_on_every_second_batch_of_an_epoch(tiny_cfg, sampler
 def test_wgan_critic_updates_as_the_reference(tiny_cfg, sampler):
     cfg = tiny_cfg("+ablation=wgan")
     gan = build_gan(cfg, None)
-    assert gan.d_names == ["d0_fake", "d1_permuted"]
+    assert list(gan.d_step.names) == ["d0_fake", "d1_permuted"]
     assert int(gan.d_optimizer.iterations) == 0
     te_before = [w.copy() for w in gan.text_encoder.get_weights()]
     gan.train_generator.assign(False)

@@ -85,16 +85,23 @@ def shuffle_text(seed, chars, spec, chars_prob: float, spec_too_prob: float):
 
 
 def gan_dataset(sampler: TextImageSampler, cfg, start_step: int = 0) -> tf.data.Dataset:
-    """One element per GAN step: the batch of every D sub-step, G's batch, the seed, and whether G trains.
+    """One element per GAN step: a batch for each batch the D step reads, G's batch, the seed, and whether
+    G trains.
 
     As in the reference, one batch serves the whole step: D sees the same real images under their own and
-    under shuffled text, G trains on the texts whose fakes D just judged. `gan.fresh_batches` draws a new
-    batch for every sub-step and for G instead (the ablation of that choice).
+    under shuffled text ("mismatched"), G trains on the texts whose fakes D just judged. `gan.fresh_batches`
+    draws a new batch for every D batch and for G instead (the ablation of that choice).
     """
+    from t2i.training.d_steps import batches_read  # the D step says what it reads; data knows no steps
+
     batch = cfg.data.batch_size
     steps_per_epoch = cfg.trainer.steps_per_epoch
     cur = cfg.data.curriculum
-    substeps = list(cfg.gan.d_substeps)
+    kinds = batches_read(cfg.gan)
+    # The seed layout follows the reference step's sub-steps whatever the D step reads, so that a step's
+    # random draws (and every golden curve) do not depend on which batches are built.
+    n_seeds = len(cfg.gan.d_substeps) + 2
+    g_index = len(cfg.gan.d_substeps)
     g_every = cfg.gan.d_only_steps + 1
     base = tf.constant([cfg.seed, 0], dtype=tf.int64)
 
@@ -103,14 +110,14 @@ def gan_dataset(sampler: TextImageSampler, cfg, start_step: int = 0) -> tf.data.
         vocab_size = vocab_at_epoch(
             tf.cast(epoch, tf.int32), cfg.data.vocab_size, cur.start_vocab, cur.start_epoch, cur.every
         )
-        seeds = tf.random.experimental.stateless_split(base + tf.stack([0, step]), len(substeps) + 2)
+        seeds = tf.random.experimental.stateless_split(base + tf.stack([0, step]), n_seeds)
         shared = sampler.batch(seeds[0], batch, vocab_size)
 
         def draw(k):
             return sampler.batch(seeds[k], batch, vocab_size) if cfg.gan.fresh_batches else dict(shared)
 
         d = []
-        for k, kind in enumerate(substeps):
+        for k, kind in enumerate(kinds):
             b = draw(k)
             if kind == "mismatched":
                 b["chars"], b["spec"] = shuffle_text(
@@ -119,7 +126,7 @@ def gan_dataset(sampler: TextImageSampler, cfg, start_step: int = 0) -> tf.data.
             d.append(b)
         # The reference counts batches within the epoch when it lets G skip some (DiscSteps).
         g_turn = (step % steps_per_epoch) % g_every == 0
-        return {"d": tuple(d), "g": draw(len(substeps)), "seed": seeds[-1], "g_turn": g_turn}
+        return {"d": tuple(d), "g": draw(g_index), "seed": seeds[-1], "g_turn": g_turn}
 
     ds = tf.data.Dataset.range(start_step, 2**62).map(element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)

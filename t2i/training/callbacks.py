@@ -27,36 +27,60 @@ class TrainingDiverged(RuntimeError):
     pass
 
 
-class EpochSchedule(keras.callbacks.Callback):
-    """D-only warm-up epochs, per-epoch decay of both learning rates, and the curriculum's vocabulary."""
+class GeneratorWarmup(keras.callbacks.Callback):
+    """G is frozen for the first `d_only_epochs` epochs, so that D gets ahead."""
 
-    def __init__(self, cfg):
+    def __init__(self, d_only_epochs: int):
         super().__init__()
-        self.cfg = cfg
-        self.t0 = 0.0
+        self.d_only_epochs = d_only_epochs
 
-    def vocab(self, epoch: int) -> int:
-        cur = self.cfg.data.curriculum
-        return int(vocab_at_epoch(epoch, self.cfg.data.vocab_size, cur.start_vocab, cur.start_epoch, cur.every))
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.train_generator.assign(epoch >= self.d_only_epochs)
+
+
+class Throughput(keras.callbacks.Callback):
+    """An epoch's seconds and training images per second."""
+
+    def __init__(self, steps_per_epoch: int, batch_size: int):
+        super().__init__()
+        self.images_per_epoch = steps_per_epoch * batch_size
+        self.t0 = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
         self.t0 = time.perf_counter()
-        self.model.train_generator.assign(epoch >= self.cfg.gan.d_only_epochs)
-        opt = self.cfg.optimizer
-        if opt.decay == "epochs":
-            factor = opt.decay_factor ** (epoch // opt.decay_every)
-            self.model.d_optimizer.learning_rate.assign(opt.learning_rate * opt.d_lr_factor * factor)
-            self.model.g_optimizer.learning_rate.assign(opt.learning_rate * factor)
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self.t0
-        logs.update(
-            vocab_size=self.vocab(epoch),
-            learning_rate=float(self.model.g_optimizer.learning_rate.numpy()),
-            d_learning_rate=float(self.model.d_optimizer.learning_rate.numpy()),
-            seconds=seconds,
-            images_per_s=self.cfg.trainer.steps_per_epoch * self.cfg.data.batch_size / seconds,
-        )
+        logs.update(seconds=seconds, images_per_s=self.images_per_epoch / seconds)
+
+
+class VocabularyLog(keras.callbacks.Callback):
+    """The training vocabulary of each epoch (the curriculum's, if any; the data pipeline draws from it)."""
+
+    def __init__(self, data_cfg):
+        super().__init__()
+        self.data_cfg = data_cfg
+
+    def vocab(self, epoch: int) -> int:
+        d, cur = self.data_cfg, self.data_cfg.curriculum
+        return int(vocab_at_epoch(epoch, d.vocab_size, cur.start_vocab, cur.start_epoch, cur.every))
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["vocab_size"] = self.vocab(epoch)
+
+
+class LearningRateLog(keras.callbacks.Callback):
+    """G's and D's learning rates in the epoch just trained."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["learning_rate"] = float(self.model.g_optimizer.learning_rate.numpy())
+        logs["d_learning_rate"] = float(self.model.d_optimizer.learning_rate.numpy())
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stops a run whose logged numbers are no longer finite (the run is marked failed with the reason)."""
+
+    def on_epoch_end(self, epoch, logs=None):
         bad = [k for k, v in logs.items() if isinstance(v, float) and not math.isfinite(v)]
         if bad:
             raise TrainingDiverged(f"non-finite {', '.join(sorted(bad))} at epoch {epoch}")
@@ -64,7 +88,7 @@ class EpochSchedule(keras.callbacks.Callback):
 
 def inference(gan) -> InferenceModel:
     """The GAN's generator as `t2i generate` runs it (one inference path for metrics, samples and users)."""
-    return InferenceModel(gan.text_encoder, gan.generator, gan.latent_dim, random_z=True)
+    return InferenceModel(gan.text_encoder, gan.generator, gan.latent_dim, True, gan.latent_distribution)
 
 
 def generated_error(generator: InferenceModel, evalset) -> tuple[float, float]:

@@ -35,9 +35,12 @@ from t2i.store.rundir import (
     write_status,
 )
 from t2i.training import callbacks as cb
-from t2i.training import setup
+from t2i.training import optim, setup
 from t2i.training.gan import ConditionalGAN
 from t2i.training.pretrain import ensure_pretrained
+
+# gan.text_encoder_init: where a new run's text encoder starts (a resumed one starts from its checkpoint).
+TEXT_ENCODER_INITS = ("pretrained", "random")
 
 
 def build_gan(cfg, text_encoder_weights: Path | None) -> ConditionalGAN:
@@ -47,44 +50,19 @@ def build_gan(cfg, text_encoder_weights: Path | None) -> ConditionalGAN:
         te.load_weights(text_encoder_weights)
     g = build_generator(m.generator, m.text_encoder.features)
     d = build_discriminator(m.discriminator, cfg.data.image_size, m.text_encoder.features)
-    gan = ConditionalGAN(te, g, d, cfg.gan, latent_dim=m.generator.latent_dim)
+    gan = ConditionalGAN.from_config_of(
+        cfg.gan, te, g, d, latent_dim=m.generator.latent_dim, latent_distribution=m.generator.latent_distribution
+    )
     t = cfg.trainer
+    optimizers = optim.build_optimizers(cfg.optimizer, t.steps_per_epoch)
     gan.compile(
-        d_optimizer=make_optimizer(cfg.optimizer, cfg.optimizer.d_lr_factor, cfg.trainer.steps_per_epoch),
-        g_optimizer=make_optimizer(cfg.optimizer, 1.0, cfg.trainer.steps_per_epoch),
+        d_optimizer=optimizers.d,
+        g_optimizer=optimizers.g,
         steps_per_execution=t.steps_per_execution or t.steps_per_epoch,
         jit_compile=t.jit_compile,
         run_eagerly=t.run_eagerly,
     )
     return gan
-
-
-@keras.saving.register_keras_serializable("t2i")
-class UpdateStepDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """The reference's schedule: rate x factor ** floor((1 + updates) / every), in the optimizer's own updates.
-
-    D makes several updates per GAN step and G skips the D-only epochs, so their rates decay at different
-    epochs, as they did in the reference.
-    """
-
-    def __init__(self, rate: float, every: int, factor: float):
-        self.rate, self.every, self.factor = rate, every, factor
-
-    def __call__(self, step):
-        exponent = keras.ops.floor((keras.ops.cast(step, "float32") + 1.0) / self.every)
-        return self.rate * keras.ops.power(self.factor, exponent)
-
-    def get_config(self):
-        return {"rate": self.rate, "every": self.every, "factor": self.factor}
-
-
-def make_optimizer(opt, rate_factor: float = 1.0, steps_per_epoch: int = 32):
-    rate = opt.learning_rate * rate_factor
-    if opt.decay == "updates":
-        rate = UpdateStepDecay(rate, opt.decay_every * steps_per_epoch, opt.decay_factor)
-    if opt.name == "rmsprop":
-        return keras.optimizers.RMSprop(rate)
-    return keras.optimizers.Adam(rate, beta_1=opt.beta_1, beta_2=opt.beta_2)
 
 
 def train(cfg) -> dict:
@@ -189,7 +167,12 @@ class _Session:
 
         writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "samples"))
         callbacks = [
-            cb.EpochSchedule(cfg),
+            cb.GeneratorWarmup(cfg.gan.d_only_epochs),
+            *optim.schedule(cfg.optimizer, cfg.trainer.steps_per_epoch).callbacks(),
+            cb.Throughput(cfg.trainer.steps_per_epoch, cfg.data.batch_size),
+            cb.VocabularyLog(cfg.data),
+            cb.LearningRateLog(),
+            cb.DivergenceGuard(),
             cb.Evaluation(self.evalset),
             cb.MetricsLog(run_dir / "metrics.csv"),
             keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
@@ -204,7 +187,9 @@ class _Session:
         ]
         if cfg.trainer.verbose:
             best = metrics_summary(read_metrics(run_dir))["best_mae"]
-            callbacks.insert(3, cb.Progress(f"{cfg.name} seed={cfg.seed}", best=math.inf if math.isnan(best) else best))
+            after = next(i for i, c in enumerate(callbacks) if isinstance(c, cb.MetricsLog)) + 1  # logs complete
+            progress = cb.Progress(f"{cfg.name} seed={cfg.seed}", best=math.inf if math.isnan(best) else best)
+            callbacks.insert(after, progress)
         if self.initial_epoch < cfg.trainer.epochs:
             self.gan.fit(
                 gan_dataset(self.sampler, cfg, start_step=self.initial_epoch * cfg.trainer.steps_per_epoch),
