@@ -16,9 +16,7 @@ def test_the_reference_study():
         "baseline", "shuffle", "mbd", "shuffle_mbd", "lrx10", "adam_params", "img_noise", "full_vocab",
         "increment_vocab", "rnn_init", "wgan",
     ]  # fmt: skip
-    three = {name for name, seeds in ref.seeds.items() if seeds == 3}
-    assert three == {"baseline", "adam_params", "img_noise", "mbd", "fresh_batches", "g_step_d_eval"}
-    assert set(ref.seeds.values()) == {1, 3} and len(ref.seeds) == 14
+    assert set(ref.seeds.values()) == {3} and len(ref.seeds) == 14  # every series: a finding, not a lucky seed
     assert (ref.budget, ref.sweep_name) == ("default", "ablation_study")
     assert sorted(ref.series, key=ref.rank) == ref.series
     assert ref.rank("zzz") > ref.rank("ttur") and ref.rank("aaa") < ref.rank("zzz")
@@ -44,7 +42,7 @@ def test_a_study_expands_to_each_series_times_its_seeds():
     ref = study.load("reference")
     multiruns = study.multiruns(["+study=reference", "budget=quick", "sweep.workers=2"])
     expected = {(name, str(s)) for name, n in ref.seeds.items() for s in range(n)}
-    assert jobs(multiruns) == expected and len(expected) == 26
+    assert jobs(multiruns) == expected and len(expected) == 42
     for overrides in multiruns:
         # The study's sweep name; the user's budget wins over the study's.
         assert "sweep.name=ablation_study" in overrides and "sweep.workers=2" in overrides
