@@ -491,3 +491,80 @@ def test_build_gan_loads_text_encoder_weights(base_gan, base_cfg, tmp_path):
     assert any(
         not np.array_equal(a, b) for a, b in zip(base_gan.text_encoder.get_weights(), fresh.text_encoder.get_weights())
     )
+
+
+# --- Reed et al. 2016's 2x2 (GAN, GAN-CLS, GAN-INT, GAN-INT-CLS) ---------------------------------------
+
+
+def _reed_common(cfg):
+    """What every Reed series shares: the code's optimizer and latent, the reference's networks."""
+    gan = build_gan(cfg, None)
+    assert cfg.gan.d_step == "matching_aware" and list(gan.d_step.names) == ["d0_matching"]
+    assert gan.latent_dim == 100 and gan.latent_distribution == "normal" and len(gan.generator.inputs) == 2
+    assert not gan.d_trains_text_encoder  # Reed's text embeddings are fixed
+    o = cfg.optimizer
+    assert (o.name, o.learning_rate, o.beta_1, o.beta_2) == ("adam", 2e-4, 0.5, 0.999)
+    assert (o.decay, o.decay_every, o.decay_factor) == ("epochs", 100, 0.5)
+    base = build_gan(tiny(cfg.runs_root), None)  # the reference's D: the tricks are the only difference
+    assert [w.shape for w in gan.discriminator.weights] == [w.shape for w in base.discriminator.weights]
+    return gan
+
+
+def _reed_d_loss_by_hand(cfg, sampler):
+    """D's first loss of a step, computed from its formula with D made deterministic (no dropout, no noise)."""
+    det = tiny(
+        cfg.runs_root, f"+ablation={cfg.name}", "model.discriminator.dropout=0", "model.discriminator.image_noise=0"
+    )
+    gan = build_gan(det, None)
+    element = _element(sampler, det)
+    batch, seed = element["d"][0], element["seed"]
+    fake = gan.generate(gan.features(batch), seed + 10)
+    real = batch["images"]
+    judge = lambda images: gan.judge(images, batch)  # noqa: E731
+    c = det.gan.cls_weight
+    want = losses.d_cross_entropy(judge(real), 1.0) + (1 - c) * losses.d_cross_entropy(judge(fake), 0.0)
+    if c > 0:
+        want += c * losses.d_cross_entropy(judge(tf.roll(real, 1, axis=0)), 0.0)
+    logs = gan.train_step(element)
+    return float(logs["d0_matching_loss"]), float(want)
+
+
+def _reed_interpolation(gan, cfg, on: bool):
+    terms = {type(t).__name__: t for t in gan.g_terms}
+    assert ("Interpolation" in terms) == on
+    if on:
+        feats = tf.reshape(tf.range(16, dtype=tf.float32), (8, 2))
+        first, second = terms["Interpolation"].pairs(feats, tf.constant([0, 0], tf.int64))
+        mixed = 0.5 * first + 0.5 * second  # the batch's halves: half a batch of (h1 + h2) / 2
+        np.testing.assert_allclose(mixed.numpy(), (feats[:4] + feats[4:]).numpy() / 2)
+        assert terms["Interpolation"].weight == 0.5  # INT = 1 in the code's pooled 96-sample mean
+
+
+def _make_reed_effect(name, cls_on, int_on):
+    @effect(name)
+    def check(cfg, request):
+        gan = _reed_common(cfg)
+        assert cfg.gan.cls_weight == (0.5 if cls_on else 0.0)
+        _reed_interpolation(gan, cfg, int_on)
+        got, want = _reed_d_loss_by_hand(cfg, request.getfixturevalue("sampler"))
+        assert got == pytest.approx(want, rel=1e-5)
+
+    return check
+
+
+for _name, _cls, _int in (
+    ("reed_gan", False, False),
+    ("reed_cls", True, False),
+    ("reed_int", False, True),
+    ("reed_int_cls", True, True),
+):
+    _make_reed_effect(_name, _cls, _int)
+
+
+def test_latent_distributions_draw_what_they_say():
+    from t2i.models.latent import LATENTS
+
+    normal = LATENTS["normal"]([20000, 4], tf.constant([1, 2])).numpy()
+    uniform = LATENTS["uniform"]([20000, 4], tf.constant([1, 2])).numpy()
+    assert abs(normal.mean()) < 0.02 and abs(normal.std() - 1) < 0.02 and normal.min() < -3
+    assert uniform.min() >= -1 and uniform.max() <= 1 and abs(uniform.std() - 3**-0.5) < 0.01

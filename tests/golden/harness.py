@@ -25,7 +25,7 @@ OVERRIDES = ["budget=tiny", "trainer.epochs=3", "trainer.verbose=false"]
 GRAPH = ["baseline", "wgan"]
 # Combinations, so that the fast suite checks every kind of piece in a few runs (all 21 alone are slow).
 COMBOS = ["[gan_int,l1,lr_decay,disc_steps,latent]", "[fresh_batches,g_step_d_eval,ttur,mbd]"]
-FAST = ["baseline", "wgan", "wgan_clip", "increment_vocab", *COMBOS]
+FAST = ["baseline", "wgan", "wgan_clip", "increment_vocab", "reed_int_cls", *COMBOS]
 
 
 def machine() -> dict:
