@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 T2I := $(VENV)/bin/t2i
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-slow demo study study-report study-paper parity lint bench tensorboard clean
+.PHONY: install test test-slow demo study study-report study-paper parity lint bench gpu-check tensorboard clean
 
 install: $(STAMP)
 
@@ -63,6 +63,11 @@ lint: install
 
 bench: install
 	$(T2I) bench
+
+# On a machine with a GPU (the device tool): device-relevant tests, the bench, 4 runs sharing the GPU and a timed
+# 1,500-epoch LRx10, each time-boxed, in under 8 minutes; one JSON ($OUT/gpu_check.json or experiments/bench/).
+gpu-check: install
+	$(PY) experiments/bench/gpu_check.py
 
 tensorboard: install
 	$(VENV)/bin/tensorboard --logdir $(or $(RUNS),runs)

@@ -70,6 +70,8 @@ class DataConfig:
     batch_size: int = MISSING
     eval_samples: int = MISSING
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    # Combinations kept out of training (t2i/data/holdout.py's HOLDOUTS): none | unseen
+    holdout: str = added(as_before="none")
 
 
 @dataclass
@@ -173,6 +175,7 @@ class TrainerConfig:
     precision: str = MISSING  # float32 | bfloat16 (mixed_float16 needs loss scaling, which t2i lacks)
     deterministic: bool = MISSING
     threads: int = MISSING  # 0: TensorFlow's default
+    gpu_memory_mb: int = added(as_before=0)  # a hard share of the GPU per run; 0: grow on demand
     verbose: bool = MISSING
 
 
@@ -299,6 +302,7 @@ def validate(cfg: DictConfig) -> None:
     """Semantic checks that the schema's types cannot express. Names come from the pieces' registries,
     and each chosen piece says what it cannot run with."""
     # The registries live with their pieces, which import TensorFlow: imported only when a config is checked.
+    from t2i.data.holdout import HOLDOUTS
     from t2i.losses import GAN_LOSSES
     from t2i.models.latent import LATENTS
     from t2i.training import optim, setup
@@ -317,6 +321,7 @@ def validate(cfg: DictConfig) -> None:
         "trainer.precision": (cfg.trainer.precision, setup.POLICIES),
         "model.generator.latent_distribution": (cfg.model.generator.latent_distribution, LATENTS),
         "gan.interpolation_pairs": (cfg.gan.interpolation_pairs, PAIRS),
+        "data.holdout": (cfg.data.holdout, HOLDOUTS),
     }
     for key, (value, allowed) in choices.items():
         if value not in allowed:
@@ -334,6 +339,14 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError("gan.d_only_steps must be >= 0")
     if not 1 <= cfg.data.vocab_size <= 62 or not 1 <= cfg.pretrain.vocab_size <= 62:
         raise ConfigError("data.vocab_size and pretrain.vocab_size must be in 1..62")
+    holdout = HOLDOUTS[cfg.data.holdout]
+    if holdout is not None:
+        # Part 1 draws under the hold-out too, from its own vocabulary (pairs beyond it cannot be drawn anyway).
+        problem = holdout.problem(cfg.data.vocab_size, cfg.data.curriculum.start_vocab) or holdout.nothing_left(
+            cfg.pretrain.vocab_size, "pretrain.vocab_size"
+        )
+        if problem:
+            raise ConfigError(problem)
     if cfg.data.image_size not in (32, 64, 128):
         raise ConfigError(f"data.image_size must be 32, 64 or 128, got {cfg.data.image_size}")
     if cfg.trainer.jit_compile and cfg.trainer.deterministic:
@@ -367,6 +380,7 @@ _AT_LEAST_1 = (
 _AT_LEAST_0 = (
     "trainer.steps_per_execution",
     "trainer.threads",
+    "trainer.gpu_memory_mb",
     "sweep.workers",
     "gan.d_only_epochs",
     "data.curriculum.start_epoch",

@@ -64,3 +64,28 @@ def test_a_machine_without_cuda_driver_prints_no_cuinit_error():
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout.strip() == b"0"
     assert b"cuInit" not in result.stderr, result.stderr.decode()
+
+
+def test_gpu_memory_grows_on_demand_unless_the_user_says_otherwise():
+    """So that the runs of a local sweep can share one GPU (TensorFlow maps it whole into the first process)."""
+    code = "import os, t2i; print(os.environ['TF_FORCE_GPU_ALLOW_GROWTH'])"
+    environ = {k: v for k, v in os.environ.items() if k != "TF_FORCE_GPU_ALLOW_GROWTH"}
+    default = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True, timeout=60)
+    assert default.stdout.strip() == "true"
+    own = subprocess.run(
+        [sys.executable, "-c", code], env={**environ, "TF_FORCE_GPU_ALLOW_GROWTH": "false"}, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    assert own.stdout.strip() == "false"
+
+
+def test_a_gpu_memory_share_is_fixed_for_the_process():
+    from omegaconf import OmegaConf
+
+    from t2i.training import setup
+
+    trainer = OmegaConf.create({"threads": 0, "deterministic": True, "precision": "float32", "gpu_memory_mb": 0})
+    setup.configure(trainer, 0)
+    trainer.gpu_memory_mb = 512
+    with pytest.raises(setup.SetupError, match="trainer.gpu_memory_mb=512"):
+        setup.configure(trainer, 0)

@@ -42,6 +42,7 @@ VOLATILE_KEYS = (
     "sweep",
     "trainer.verbose",
     "trainer.threads",
+    "trainer.gpu_memory_mb",  # where a run's memory lives, not what it computes
     "trainer.run_eagerly",  # the same numbers up to float rounding (tests/test_training.py checks)
     "pretrain.max_mae",
     "pretrain.divergence_factor",

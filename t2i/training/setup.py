@@ -15,6 +15,7 @@ POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 
 _threads: dict = {}
 _determinism: dict = {}
+_gpu_memory: dict = {}
 
 
 class SetupError(RuntimeError):
@@ -24,6 +25,7 @@ class SetupError(RuntimeError):
 def configure(trainer_cfg, seed: int) -> None:
     keras.utils.clear_session()  # layer-name counters, global policy and seed state of the previous job
     _set_threads(trainer_cfg.threads)
+    _set_gpu_memory(trainer_cfg.gpu_memory_mb)
     _set_determinism(trainer_cfg.deterministic)
     keras.mixed_precision.set_global_policy(POLICIES[trainer_cfg.precision])
     keras.utils.set_random_seed(seed)
@@ -53,4 +55,21 @@ def _set_threads(threads: int) -> None:
         raise SetupError(
             f"trainer.threads={threads}, but this process already runs TensorFlow with "
             f"trainer.threads={_threads['value']}; run different thread counts in separate sweeps"
+        )
+
+
+def _set_gpu_memory(megabytes: int) -> None:
+    """A hard share of the first GPU for this process (0: grow on demand, see t2i/__init__.py), so that N runs
+    can share one GPU predictably. Like the thread pools, fixed at TensorFlow's first op."""
+    if "value" not in _gpu_memory:
+        gpus = tf.config.list_physical_devices("GPU")
+        if megabytes > 0 and gpus:
+            tf.config.set_logical_device_configuration(
+                gpus[0], [tf.config.LogicalDeviceConfiguration(memory_limit=megabytes)]
+            )
+        _gpu_memory["value"] = megabytes
+    elif _gpu_memory["value"] != megabytes:
+        raise SetupError(
+            f"trainer.gpu_memory_mb={megabytes}, but this process already runs TensorFlow with "
+            f"trainer.gpu_memory_mb={_gpu_memory['value']}; run different values in separate sweeps"
         )
