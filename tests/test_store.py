@@ -232,3 +232,13 @@ def test_the_declared_keys_are_keys_of_the_config():
     composed = compose_config([])
     missing = object()
     assert [k for k in config.AS_BEFORE if OmegaConf.select(composed, k, default=missing) is missing] == []
+
+
+def test_part1_entries_keep_their_digest_when_the_schema_grows(tiny_cfg):
+    """A key added to the schema must not orphan cached Part 1 results: the tiny baseline's entry (and Reed's,
+    which differs only in what Part 1 never uses) keeps the digest it had before keys were added."""
+    from t2i.store import part1
+
+    recorded = "b8371ebd9a05d3a1"  # this entry's digest since before gan.cls_weight, latent_distribution etc.
+    assert part1.entry(tiny_cfg()).name == recorded
+    assert part1.entry(tiny_cfg("+ablation=reed_int_cls")).name == recorded

@@ -38,12 +38,20 @@ class Part1CacheError(RuntimeError):
 def needs(cfg) -> dict:
     """What the pretrained text encoder depends on; runs that agree on it share one entry."""
     generator = OmegaConf.to_container(cfg.model.generator)
-    generator.pop("latent_dim")  # pretraining holds z at zero, so G's latent size cannot matter
+    # Pretraining holds z at zero, so G's latent size and distribution cannot matter (and entries made before
+    # the distribution was a key keep their digest).
+    generator.pop("latent_dim")
+    generator.pop("latent_distribution", None)
     pretrain = OmegaConf.to_container(cfg.pretrain)
     pretrain.pop("max_mae")  # the acceptance check, not the computation: a cached result is checked on use
+    holdout = OmegaConf.select(cfg, "data.holdout", default=None) or "none"
+    # Part 1 draws under the run's hold-out; in the key only when there is one, so that entries made before
+    # data.holdout existed keep their digest.
+    extra = {} if holdout == "none" else {"holdout": _holdout_spec(holdout)}
     return OmegaConf.to_container(
         OmegaConf.create(
             {
+                **extra,
                 "text_encoder": cfg.model.text_encoder,
                 "generator": generator,
                 "image_size": cfg.data.image_size,
@@ -54,6 +62,14 @@ def needs(cfg) -> dict:
             }
         )
     )
+
+
+def _holdout_spec(name: str) -> dict:
+    """A hold-out as a cache key holds it: its name and what it holds out, so that a changed set is a new entry."""
+    from t2i.data.holdout import HOLDOUTS  # numpy only
+
+    held = HOLDOUTS[name]
+    return {"name": name, "pairs": list(held.pairs), "colours": [list(c) for c in held.colours]}
 
 
 def root(cache_dir) -> Path:
@@ -143,7 +159,11 @@ def model_config(entry_dir) -> DictConfig:
         spec = read_result(entry_dir)["needs"]
         cfg = OmegaConf.create(
             {
-                "data": {"vocab_size": spec["pretrain"]["vocab_size"], "image_size": spec["image_size"]},
+                "data": {
+                    "vocab_size": spec["pretrain"]["vocab_size"],
+                    "image_size": spec["image_size"],
+                    "holdout": spec.get("holdout", {}).get("name", "none"),
+                },
                 "model": {"text_encoder": spec["text_encoder"], "generator": {**spec["generator"], "latent_dim": 0}},
             }
         )
