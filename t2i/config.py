@@ -142,6 +142,7 @@ class GanConfig:
     d_only_steps: int = MISSING  # batches between G updates that train D only (DiscSteps)
     d_only_epochs: int = MISSING
     text_encoder_init: str = MISSING  # pretrained | random
+    generator_init: str = added(as_before="random")  # random | pretrained: Part 1's G (the write-up's D_train)
     interpolation_weight: float = MISSING  # GAN-INT: weight of G's loss on interpolated text embeddings
     interpolation_beta: float = MISSING
     interpolation_pairs: str = added(as_before="permuted")  # permuted: each text with a shuffled other | halves
@@ -309,7 +310,7 @@ def validate(cfg: DictConfig) -> None:
     from t2i.training.d_steps import D_STEPS
     from t2i.training.g_terms import PAIRS
     from t2i.training.penalties import PENALTIES
-    from t2i.training.run import TEXT_ENCODER_INITS
+    from t2i.training.run import GENERATOR_INITS, TEXT_ENCODER_INITS, generator_init_problem
 
     choices = {
         "gan.loss": (cfg.gan.loss, GAN_LOSSES),
@@ -317,6 +318,7 @@ def validate(cfg: DictConfig) -> None:
         "gan.d_step": (cfg.gan.d_step, D_STEPS),
         "optimizer.decay": (cfg.optimizer.decay, optim.SCHEDULES),
         "gan.text_encoder_init": (cfg.gan.text_encoder_init, TEXT_ENCODER_INITS),
+        "gan.generator_init": (cfg.gan.generator_init, GENERATOR_INITS),
         "optimizer.name": (cfg.optimizer.name, optim.OPTIMIZERS),
         "trainer.precision": (cfg.trainer.precision, setup.POLICIES),
         "model.generator.latent_distribution": (cfg.model.generator.latent_distribution, LATENTS),
@@ -332,6 +334,7 @@ def validate(cfg: DictConfig) -> None:
         D_STEPS[cfg.gan.d_step].problem(cfg.gan),
         PENALTIES[cfg.gan.penalty.name].problem(cfg.gan),
         optim.problem(cfg.optimizer),
+        generator_init_problem(cfg),
     ):
         if problem:
             raise ConfigError(problem)

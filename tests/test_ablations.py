@@ -568,3 +568,25 @@ def test_latent_distributions_draw_what_they_say():
     uniform = LATENTS["uniform"]([20000, 4], tf.constant([1, 2])).numpy()
     assert abs(normal.mean()) < 0.02 and abs(normal.std() - 1) < 0.02 and normal.min() < -3
     assert uniform.min() >= -1 and uniform.max() <= 1 and abs(uniform.std() - 3**-0.5) < 0.01
+
+
+@effect("d_train")
+def _d_train(cfg, request):
+    """D learns against Part 1's converged G, which never moves: g_loss 0, the MAE constant, G = Part 1's."""
+    import pandas as pd
+
+    from t2i.store import part1
+    from t2i.training.pretrain import ensure_pretrained
+    from t2i.training.run import train
+
+    cfg = tiny(cfg.runs_root, "+ablation=d_train", "trainer.epochs=2", "trainer.run_eagerly=true")
+    assert cfg.gan.d_only_epochs == cfg.trainer.epochs == 2
+    train(cfg)
+    df = pd.read_csv(f"{cfg.run_dir}/metrics.csv")
+    assert (df["g_loss"] == 0).all() and df["mae"].nunique() == 1
+    g = build_gan(cfg, None, part1.weights(ensure_pretrained(cfg, verbose=False), "generator")).generator
+    trained = build_gan(cfg, None, f"{cfg.run_dir}/checkpoints/generator.weights.h5").generator
+    for a, b in zip(g.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ConfigError, match="needs model.generator.latent_dim=0"):
+        tiny(cfg.runs_root, "+ablation=[d_train,latent]")

@@ -17,6 +17,7 @@ import keras
 import tensorflow as tf
 from omegaconf import OmegaConf
 
+from t2i.data import holdout
 from t2i.data.dataset import TextImageSampler, eval_set, gan_dataset
 from t2i.models import build_discriminator, build_generator, build_text_encoder
 from t2i.store import checkpoint as state
@@ -41,14 +42,24 @@ from t2i.training.pretrain import ensure_pretrained
 
 # gan.text_encoder_init: where a new run's text encoder starts (a resumed one starts from its checkpoint).
 TEXT_ENCODER_INITS = ("pretrained", "random")
+# gan.generator_init: G from scratch, or Part 1's supervised G (a converged G for D to learn against).
+GENERATOR_INITS = ("random", "pretrained")
 
 
-def build_gan(cfg, text_encoder_weights: Path | None) -> ConditionalGAN:
+def generator_init_problem(cfg) -> str | None:
+    if cfg.gan.generator_init == "pretrained" and cfg.model.generator.latent_dim:
+        return "gan.generator_init=pretrained needs model.generator.latent_dim=0 (Part 1's G has no z)"
+    return None
+
+
+def build_gan(cfg, text_encoder_weights: Path | None, generator_weights: Path | None = None) -> ConditionalGAN:
     m = cfg.model
     te = build_text_encoder(m.text_encoder)
     if text_encoder_weights is not None:
         te.load_weights(text_encoder_weights)
     g = build_generator(m.generator, m.text_encoder.features)
+    if generator_weights is not None:
+        g.load_weights(generator_weights)
     d = build_discriminator(m.discriminator, cfg.data.image_size, m.text_encoder.features)
     gan = ConditionalGAN.from_config_of(
         cfg.gan, te, g, d, latent_dim=m.generator.latent_dim, latent_distribution=m.generator.latent_distribution
@@ -143,13 +154,16 @@ class _Session:
     def __init__(self, cfg, run_dir: Path, restore: bool):
         self.cfg, self.run_dir = cfg, run_dir
         setup.configure(cfg.trainer, cfg.seed)
-        te_weights = None
-        if cfg.gan.text_encoder_init == "pretrained" and not restore:  # a checkpoint holds the encoder already
-            te_weights = part1.weights(ensure_pretrained(cfg, verbose=cfg.trainer.verbose), "text_encoder")
+        weights = {}  # what starts from Part 1; a checkpoint holds the networks already
+        wanted = {"text_encoder": cfg.gan.text_encoder_init, "generator": cfg.gan.generator_init}
+        if "pretrained" in wanted.values() and not restore:
+            entry = ensure_pretrained(cfg, verbose=cfg.trainer.verbose)
+            weights = {net: part1.weights(entry, net) for net, init in wanted.items() if init == "pretrained"}
             setup.configure(cfg.trainer, cfg.seed)  # pretraining reseeds; a run's own draws start from its seed
-        self.sampler = TextImageSampler(cfg.data.vocab_size, cfg.data.image_size, cfg.cache_dir)
+        self.holdout = holdout.of(cfg)
+        self.sampler = TextImageSampler(cfg.data.vocab_size, cfg.data.image_size, cfg.cache_dir, self.holdout)
         self.evalset = eval_set(self.sampler, cfg.data.eval_samples)
-        self.gan = build_gan(cfg, te_weights)
+        self.gan = build_gan(cfg, weights.get("text_encoder"), weights.get("generator"))
         self.checkpoint = state.RunCheckpoint(self.gan, run_dir)
         self.initial_epoch = self.checkpoint.restore() if restore else 0
 
@@ -173,7 +187,7 @@ class _Session:
             cb.VocabularyLog(cfg.data),
             cb.LearningRateLog(),
             cb.DivergenceGuard(),
-            cb.Evaluation(self.evalset),
+            cb.Evaluation(self.evalset, self.holdout, cfg.data.vocab_size),
             cb.MetricsLog(run_dir / "metrics.csv"),
             keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
             cb.SampleGrid(self.evalset, run_dir / "samples", writer, cfg.trainer.sample_every),
