@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from t2i.data.holdout import HOLDOUTS
 from t2i.data.vocab import COLOURS, FULL_ALPHABET, char_tokens, spec_tokens
 
 DEFAULT_SAMPLES = 20_000
@@ -121,7 +122,23 @@ def _mean_where(values, masks) -> list:
     return [float(values[m].mean()) if m.any() else None for m in masks]
 
 
-def score_breakdown(errors, readable, pair, bg, fg, nearest, vocab_size: int, confusions: int = 20) -> dict:
+def seen_unseen(errors, readable, unseen) -> dict:
+    """MAE, readability and sample count of the seen and of the unseen inputs (None where there are none)."""
+    return {
+        name: {
+            "samples": int(rows.sum()),
+            "mae": _mean_where(errors, [rows])[0],
+            "readability": _mean_where(readable, [rows])[0],
+        }
+        for name, rows in (("seen", ~unseen), ("unseen", unseen))
+    }
+
+
+def score_breakdown(
+    errors, readable, pair, bg, fg, nearest, vocab_size: int, confusions: int = 20, holdout: str = "none"
+) -> dict:
+    """The result's scores; with a hold-out (t2i/data/holdout.py's name) also "holdout" and "seen" and "unseen"
+    (samples, MAE and readability of the inputs training draws and of those it never draws)."""
     chars = _chars(pair, vocab_size)
     alphabet = FULL_ALPHABET[:vocab_size]
     by_bg = [bg == c for c in range(N_COLOURS)]
@@ -131,7 +148,12 @@ def score_breakdown(errors, readable, pair, bg, fg, nearest, vocab_size: int, co
     cells = [[(bg == b) & (fg == f) for f in range(N_COLOURS)] for b in range(N_COLOURS)]
     wrong = Counter((_text(p, vocab_size), _text(q, vocab_size)) for p, q in zip(pair[~readable], nearest[~readable]))
     distinct = bg != fg
+    split = {}
+    if HOLDOUTS[holdout] is not None:
+        unseen = HOLDOUTS[holdout].unseen(chars, bg, fg, vocab_size)
+        split = {"holdout": holdout, **seen_unseen(errors, readable, unseen)}
     return {
+        **split,
         "mae": float(errors.mean()),
         "readability": float(readable.mean()),
         "readability_distinct_colours": float(readable[distinct].mean()) if distinct.any() else None,
@@ -229,6 +251,8 @@ def plot(path: Path, result: dict, title: str) -> None:
 
 def evaluate(run, samples: int = DEFAULT_SAMPLES, output_dir=None, verbose: bool = False) -> dict:
     """Score the model in `run` and write evaluation.json/.png and CSVs; returns the JSON's content."""
+    from omegaconf import OmegaConf
+
     from t2i.data.dataset import TextImageSampler
     from t2i.inference import load_model, locate
 
@@ -241,6 +265,7 @@ def evaluate(run, samples: int = DEFAULT_SAMPLES, output_dir=None, verbose: bool
     pixels = int(np.prod(fake.shape[1:]))
     slow = len(pair) * vocab_size**2 * pixels > 2e10  # worth a progress line: tens of seconds or more
     nearest = nearest_renders(fake, sampler, pair, bg, fg, _progress if verbose and slow else None)
+    holdout = OmegaConf.select(cfg, "data.holdout", default=None) or "none"
     result = {
         "run": str(Path(run)),
         "vocab_size": vocab_size,
@@ -250,7 +275,7 @@ def evaluate(run, samples: int = DEFAULT_SAMPLES, output_dir=None, verbose: bool
         "exhaustive": bool(exhaustive),
         "sample_seed": None if exhaustive else SAMPLE_SEED,
         "truth": "fast mask path (t2i.data.render.compose)",
-        **score_breakdown(errors, nearest == pair, pair, bg, fg, nearest, vocab_size),
+        **score_breakdown(errors, nearest == pair, pair, bg, fg, nearest, vocab_size, holdout=holdout),
     }
     result["seconds"] = round(time.perf_counter() - started, 2)
     out_dir = Path(output_dir) if output_dir is not None else source.root
@@ -274,6 +299,14 @@ def format_table(result: dict, worst: int = 5) -> str:
         "",
         f"{'colour':<8} {'MAE as bg':>10} {'as text':>8}",
     ]
+    if result.get("holdout"):
+        seen, unseen = result["seen"], result["unseen"]
+        lines[2:2] = [
+            f"hold-out {result['holdout']}: {'':<8} {'seen':>10} {'unseen':>10}",
+            f"{'':<18} {'MAE':<8} {_fmt(seen['mae']):>10} {_fmt(unseen['mae']):>10}",
+            f"{'':<18} {'readable':<8} {_fmt(seen['readability'], 3):>10} {_fmt(unseen['readability'], 3):>10}",
+            f"{'':<18} {'samples':<8} {seen['samples']:>10} {unseen['samples']:>10}",
+        ]
     for c in COLOURS:
         lines.append(f"{c:<8} {_fmt(result['mae_per_background'][c]):>10} {_fmt(result['mae_per_text_colour'][c]):>8}")
     per_char = [(v, c) for c, v in result["mae_per_char"].items() if v is not None]

@@ -39,18 +39,27 @@ def spec_ids(bg, fg):
 class TextImageSampler:
     """Draws (chars, spec, image) batches from a mask table of all character pairs of an alphabet."""
 
-    def __init__(self, vocab_size: int, image_size: int, cache_dir):
+    def __init__(self, vocab_size: int, image_size: int, cache_dir, holdout=None):
+        """`holdout`: a t2i.data.holdout.HoldOut whose combinations training draws never hold, or None."""
         self.vocab_size = vocab_size
         self.image_size = image_size
         table = render.mask_table(vocab.FULL_ALPHABET[:vocab_size], image_size, cache_dir)
         self.masks = tf.constant(table, dtype=tf.float32)
         self.colours = tf.constant(render.COLOUR_RGB, dtype=tf.float32)
+        self.holdout = holdout
+        if holdout is not None:
+            pairs, counts = holdout.allowed_pairs(vocab_size)
+            self._allowed_pairs, self._allowed_counts = tf.constant(pairs), tf.constant(counts)
+            self._colour_draws = tf.constant(holdout.colour_draws())
 
-    def draw_labels(self, seed, batch: int, vocab_size):
+    def draw_labels(self, seed, batch: int, vocab_size, everything: bool = False):
         """Random character labels [B, 2] (< vocab_size) and colour labels bg, fg [B].
 
-        As the reference draws them: a text colour equal to the background is redrawn once.
+        As the reference draws them: a text colour equal to the background is redrawn once. With a hold-out
+        (and not `everything`), the same distribution less the held-out combinations (see seen_labels).
         """
+        if self.holdout is not None and not everything:
+            return self.seen_labels(seed, batch, vocab_size)
         s = tf.random.experimental.stateless_split(seed, 4)
         chars = tf.random.stateless_uniform([batch, vocab.TEXT_LENGTH], s[0], 0, vocab_size, dtype=tf.int32)
         bg = tf.random.stateless_uniform([batch], s[1], 0, N_COLOURS, dtype=tf.int32)
@@ -59,16 +68,29 @@ class TextImageSampler:
         fg = tf.where(fg == bg, redraw, fg)
         return chars, bg, fg
 
+    def seen_labels(self, seed, batch: int, vocab_size):
+        """draw_labels under the hold-out: the character pair uniform among the allowed pairs of the vocabulary
+        (a tensor under the curriculum), the colour pair as the reference draws it among the allowed ones."""
+        s = tf.random.experimental.stateless_split(seed, 2)
+        n_pairs = tf.gather(self._allowed_counts, vocab_size)
+        pair = tf.random.stateless_uniform([batch], s[0], 0, n_pairs, dtype=tf.int32)
+        chars = tf.gather(self._allowed_pairs, pair)
+        n_colours = tf.shape(self._colour_draws)[0]
+        colour = tf.random.stateless_uniform([batch], s[1], 0, n_colours, dtype=tf.int32)
+        colours = tf.gather(self._colour_draws, colour)
+        return chars, colours[:, 0], colours[:, 1]
+
     def images(self, chars, bg, fg):
         """True images of character labels [B, 2] and colour labels [B]."""
         pairs = chars[:, 0] * self.vocab_size + chars[:, 1]
         masks = tf.gather(self.masks, pairs)
         return render.compose(masks, tf.gather(self.colours, bg), tf.gather(self.colours, fg))
 
-    def batch(self, seed, batch: int, vocab_size=None):
-        """{"chars", "spec"}: the text encoder's tokens; "images": the true renders."""
+    def batch(self, seed, batch: int, vocab_size=None, everything: bool = False):
+        """{"chars", "spec"}: the text encoder's tokens; "images": the true renders. `everything`: drawn from all
+        combinations, held out or not (the evaluation set)."""
         vocab_size = self.vocab_size if vocab_size is None else vocab_size
-        chars, bg, fg = self.draw_labels(seed, batch, vocab_size)
+        chars, bg, fg = self.draw_labels(seed, batch, vocab_size, everything)
         return {"chars": vocab.char_tokens(chars), "spec": spec_ids(bg, fg), "images": self.images(chars, bg, fg)}
 
 
@@ -145,6 +167,7 @@ def supervised_dataset(sampler: TextImageSampler, batch: int, seed: int) -> tf.d
 
 
 def eval_set(sampler: TextImageSampler, samples: int, seed: int = 20200101):
-    """A fixed evaluation set, the same for every run and seed so curves compare."""
-    b = sampler.batch(tf.constant([seed, 2], dtype=tf.int64), samples)
+    """A fixed evaluation set, the same for every run and seed so curves compare: all combinations, whatever
+    the sampler's hold-out."""
+    b = sampler.batch(tf.constant([seed, 2], dtype=tf.int64), samples, everything=True)
     return {k: v.numpy() for k, v in b.items()}

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from t2i import images
 from t2i.data.dataset import vocab_at_epoch
+from t2i.data.vocab import char_labels, spec_colours
 from t2i.inference import InferenceModel
 from t2i.store import rundir
 
@@ -98,15 +99,29 @@ def generated_error(generator: InferenceModel, evalset) -> tuple[float, float]:
 
 
 class Evaluation(keras.callbacks.Callback):
-    def __init__(self, evalset):
+    """`mae` and `mse` on the evaluation set; with a hold-out (t2i/data/holdout.py) also `mae_seen` and
+    `mae_unseen`, the MAE of its inputs that training draws and of those it never draws (NaN if none)."""
+
+    def __init__(self, evalset, holdout=None, vocab_size: int | None = None):
         super().__init__()
         self.evalset = evalset
+        self.unseen = None
+        if holdout is not None:
+            bg, fg = spec_colours(evalset["spec"])
+            self.unseen = holdout.unseen(char_labels(np.asarray(evalset["chars"])), bg, fg, vocab_size)
 
     def on_train_begin(self, logs=None):
         self.generator = inference(self.model)  # traced once, not every epoch
 
     def on_epoch_end(self, epoch, logs=None):
-        logs["mae"], logs["mse"] = generated_error(self.generator, self.evalset)
+        if self.unseen is None:
+            logs["mae"], logs["mse"] = generated_error(self.generator, self.evalset)
+            return
+        diff = self.generator(self.evalset["chars"], self.evalset["spec"]) - self.evalset["images"]
+        logs["mae"], logs["mse"] = float(np.abs(diff).mean()), float(np.square(diff).mean())
+        per_sample = np.abs(diff).reshape(len(diff), -1).mean(axis=1)
+        for name, rows in (("mae_seen", ~self.unseen), ("mae_unseen", self.unseen)):
+            logs[name] = float(per_sample[rows].mean()) if rows.any() else math.nan
 
 
 class SampleGrid(keras.callbacks.Callback):
