@@ -154,3 +154,34 @@ def test_training_logs_mae_seen_and_unseen_and_evaluate_reports_them(tiny_cfg, t
         assert 0 < result[part]["mae"] < 2 and 0 <= result[part]["readability"] <= 1
     table = format_table(result)
     assert "hold-out unseen" in table and "seen" in table and "unseen" in table
+
+
+def test_the_report_overview_shows_seen_and_unseen_beside_the_overall_numbers():
+    from t2i.analysis.report import cached_evaluations as ev
+
+    base = {"samples": 6400, "mae": 0.3, "readability": 0.5}
+    held = {
+        **base,
+        "holdout": "unseen",
+        "seen": {"mae": 0.2, "readability": 0.6},
+        "unseen": {"mae": 0.5, "readability": 0.1},
+    }
+    plain = ev.long_table([ev.Evaluation("baseline", "Baseline", 0, Path("."), base)])
+    assert not ev.has_holdout(plain) and list(ev.overview(plain)) == [
+        "series",
+        "seeds",
+        "samples",
+        "MAE",
+        "readability",
+    ]
+    both = ev.long_table(
+        [ev.Evaluation("baseline", "Baseline", 0, Path("."), base), ev.Evaluation("h", "Held", 0, Path("."), held)]
+    )
+    rows = ev.overview(both).set_index("series")
+    assert rows.loc["Held", ["MAE seen", "MAE unseen", "readability seen", "readability unseen"]].tolist() == [
+        "0.200",
+        "0.500",
+        "0.600",
+        "0.100",
+    ]
+    assert rows.loc["Baseline", "MAE unseen"] == "—"

@@ -94,6 +94,9 @@ def part1_results(runs_dir: Path) -> list[dict]:
     return [part1.read_result(p.parent) for p in sorted((runs_dir / PART1).glob(f"*/{part1.RESULT}"))]
 
 
+SPLIT = ("seen", "unseen")  # an evaluation's parts under a hold-out (t2i/analysis/evaluation.py)
+
+
 def _part1_entries(runs: Sequence[Run]) -> list[Path]:
     """The Part 1 cache entries these runs' text encoders came from, where they still exist."""
     from t2i.store.rundir import read_config
@@ -120,6 +123,10 @@ def long_table(evaluations: Sequence[Evaluation]) -> pd.DataFrame:
         for quantity in ("mae", "readability", "readability_distinct_colours"):
             if r.get(quantity) is not None:
                 rows.append({**head, "quantity": quantity, "key": "", "value": r[quantity]})
+        for part in SPLIT if r.get("holdout") else ():  # a run with a hold-out (t2i/data/holdout.py)
+            for quantity in ("mae", "readability"):
+                if (r.get(part) or {}).get(quantity) is not None:
+                    rows.append({**head, "quantity": f"{quantity}_{part}", "key": "", "value": r[part][quantity]})
         for quantity, field in (("background", "mae_per_background"), ("text_colour", "mae_per_text_colour")):
             rows += [{**head, "quantity": quantity, "key": k, "value": v} for k, v in r.get(field, {}).items()]
         rows += [{**head, "quantity": "char", "key": k, "value": v} for k, v in r.get("mae_per_char", {}).items()]
@@ -135,12 +142,20 @@ def _means(df: pd.DataFrame, quantity: str) -> pd.DataFrame:
     return table.reindex(columns=list(dict.fromkeys(part["key"])))
 
 
+def has_holdout(df: pd.DataFrame) -> bool:
+    """Whether some evaluation split its inputs into seen and unseen ones (a run with data.holdout)."""
+    return df["quantity"].isin([f"mae_{part}" for part in SPLIT]).any()
+
+
 def overview(df: pd.DataFrame) -> pd.DataFrame:
-    """Per series: evaluated seeds, samples per seed, MAE and readability (means over seeds)."""
-    scalars = df[df["quantity"].isin(["mae", "readability"])]
+    """Per series: evaluated seeds, samples per seed, MAE and readability (means over seeds); where a run had a
+    hold-out, also both of its seen and of its unseen inputs (— for series without)."""
+    split = [f"{q}_{part}" for q in ("mae", "readability") for part in SPLIT] if has_holdout(df) else []
+    scalars = df[df["quantity"].isin(["mae", "readability", *split])]
     means = scalars.pivot_table(index="label", columns="quantity", values="value", aggfunc="mean", sort=False)
-    means = means.reindex(columns=["mae", "readability"])
+    means = means.reindex(columns=["mae", "readability", *split])
     counts = df.groupby("label", sort=False).agg(seeds=("seed", "nunique"), samples=("samples", "first"))
+    names = {f"{q}_{part}": f"{'MAE' if q == 'mae' else q} {part}" for q in ("mae", "readability") for part in SPLIT}
     return pd.DataFrame(
         {
             "series": means.index,
@@ -148,6 +163,7 @@ def overview(df: pd.DataFrame) -> pd.DataFrame:
             "samples": [int(counts.loc[s, "samples"]) for s in means.index],
             "MAE": [_number(v) for v in means["mae"]],
             "readability": [_number(v) for v in means["readability"]],
+            **{names[q]: [_number(v) for v in means[q]] for q in split},
         }
     )
 

@@ -191,6 +191,11 @@ def _evaluation(page: Page) -> str:
         "Each colour's or character's cell gives its MAE and its rank in the row (1 = hardest). Every number: "
         "[evaluation.csv](evaluation.csv)."
     )
+    if ev.has_holdout(df):
+        intro += (
+            " *Seen* and *unseen*: the inputs a run with a hold-out (`data.holdout`, t2i/data/holdout.py) was trained "
+            "on and those it never saw (a held-out character pair or colour pair)."
+        )
     parts = [
         intro,
         markdown_table(ev.overview(df)),
