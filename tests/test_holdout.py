@@ -185,3 +185,13 @@ def test_the_report_overview_shows_seen_and_unseen_beside_the_overall_numbers():
         "0.100",
     ]
     assert rows.loc["Baseline", "MAE unseen"] == "—"
+
+
+def test_a_part1_entry_trained_under_a_hold_out_is_evaluated_with_it(tiny_cfg, tmp_path):
+    from t2i.store import part1
+
+    for overrides, name in (((), "none"), (("data.holdout=unseen",), "unseen")):
+        entry = tmp_path / "pretrain" / name
+        entry.mkdir(parents=True)
+        part1.write_result(entry, {"needs": part1.needs(tiny_cfg(*overrides))})
+        assert part1.model_config(entry).data.holdout == name
