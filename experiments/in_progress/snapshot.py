@@ -1,0 +1,62 @@
+"""Keep runs longer than a session resumable: copy each unfinished run below runs/ into experiments/in_progress/runs.
+
+For each run: config.yaml, status.json, metrics.csv, the weights t2i generate loads, and the last resume checkpoint
+(nothing else: samples, TensorBoard and older checkpoints stay behind). Runs whose records are already kept in a
+report (experiments/*/runs) and are finished there are skipped. Run with training stopped:
+
+    python experiments/in_progress/snapshot.py            # then commit experiments/in_progress
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DEST = ROOT / "experiments" / "in_progress" / "runs"
+KEPT = [ROOT / "experiments" / "ablation_study" / "runs", ROOT / "experiments" / "paper_budget" / "runs"]
+
+
+def finished_elsewhere(rel: Path) -> bool:
+    parts = rel.parts[1:]  # without the sweep name
+    for kept in KEPT:
+        status = kept.joinpath(*parts) / "status.json"
+        if status.exists() and json.loads(status.read_text()).get("status") == "done":
+            return True
+    return False
+
+
+def copy_run(run: Path, dest: Path) -> None:
+    if dest.exists():
+        shutil.rmtree(dest)
+    (dest / "checkpoints" / "resume").mkdir(parents=True)
+    for name in ("config.yaml", "status.json", "metrics.csv"):
+        if (run / name).exists():
+            shutil.copy2(run / name, dest / name)
+    for weights in (run / "checkpoints").glob("*.weights.h5"):
+        if ".tmp." not in weights.name:
+            shutil.copy2(weights, dest / "checkpoints" / weights.name)
+    resume = run / "checkpoints" / "resume"
+    latest = re.search(r'model_checkpoint_path: "(?:.*/)?([^"]+)"', (resume / "checkpoint").read_text())
+    if latest:
+        shutil.copy2(resume / "checkpoint", dest / "checkpoints" / "resume" / "checkpoint")
+        for f in resume.glob(latest.group(1) + ".*"):
+            shutil.copy2(f, dest / "checkpoints" / "resume" / f.name)
+
+
+def main(runs_root: Path) -> None:
+    for status in sorted(runs_root.glob("*/*/seed=*/status.json")):
+        run = status.parent
+        rel = run.relative_to(runs_root)
+        if finished_elsewhere(rel) or not (run / "checkpoints" / "resume" / "checkpoint").exists():
+            continue
+        copy_run(run, DEST / rel)
+        print(f"kept {rel}: {json.loads(status.read_text()).get('status')}, "
+              f"{json.loads(status.read_text()).get('epochs_done')} epochs")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "runs")
