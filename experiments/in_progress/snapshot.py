@@ -17,16 +17,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DEST = ROOT / "experiments" / "in_progress" / "runs"
-KEPT = [ROOT / "experiments" / "ablation_study" / "runs", ROOT / "experiments" / "paper_budget" / "runs"]
+# sweep name -> where its report keeps the finished runs' records
+KEPT = {
+    "ablation_study": ROOT / "experiments" / "ablation_study" / "runs",
+    "paper": ROOT / "experiments" / "paper_budget" / "runs",
+}
 
 
 def finished_elsewhere(rel: Path) -> bool:
-    parts = rel.parts[1:]  # without the sweep name
-    for kept in KEPT:
-        status = kept.joinpath(*parts) / "status.json"
-        if status.exists() and json.loads(status.read_text()).get("status") == "done":
-            return True
-    return False
+    kept = KEPT.get(rel.parts[0])
+    status = None if kept is None else kept.joinpath(*rel.parts[1:]) / "status.json"
+    return status is not None and status.exists() and json.loads(status.read_text()).get("status") == "done"
 
 
 def copy_run(run: Path, dest: Path) -> None:
