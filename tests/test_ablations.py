@@ -71,6 +71,7 @@ class _AnyVocabSampler(TextImageSampler):
 
     def __init__(self):
         self.vocab_size, self.image_size = 62, 32
+        self.holdout = None
         self.masks = tf.zeros((62 * 62, 32, 32, 2))
         self.colours = tf.zeros((8, 3))
 
@@ -315,7 +316,7 @@ def _text_encoder_weights_used(cfg, request):
     monkeypatch = request.getfixturevalue("monkeypatch")
     seen = {}
 
-    def fake_build_gan(cfg, te_weights):
+    def fake_build_gan(cfg, te_weights, g_weights=None):
         seen["te_weights"] = te_weights
         raise _Stop
 
