@@ -363,21 +363,61 @@ def test_a_running_status_whose_process_is_gone_reads_as_interrupted(tmp_path):
 # --- 5. Ctrl-C ---------------------------------------------------------------------------------------
 
 
+@contextmanager
+def sigint_at_its_default():
+    """Children started inside get SIGINT at its default disposition, as a terminal's foreground command has it.
+
+    A shell without job control starts a background command with SIGINT ignored (`make test &` in a script,
+    `bash -c 'make test &'`, some CI and agent runners); exec keeps an ignored signal ignored, and Python then
+    installs no KeyboardInterrupt handler, by design: such a process never sees Ctrl-C, and the `t2i train`
+    below trained to its end and exited 0. A handler is reset to the default by exec, so with one installed
+    around Popen the child starts as under a terminal, however pytest was started."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _ignores_sigint(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    if not status.exists():  # not Linux: nothing to check
+        return False
+    mask = next(line.split()[1] for line in status.read_text().splitlines() if line.startswith("SigIgn:"))
+    return bool(int(mask, 16) >> (signal.SIGINT - 1) & 1)
+
+
 def test_ctrl_c_gives_one_line_and_a_resumable_interrupted_run(tmp_path):
     # The traced step, as users run it: interrupted inside an eager GRU loop, TensorFlow also logs "never used"
     # errors for the loop's TensorArrays at exit, after t2i's line.
-    overrides = [*EPOCHS, "trainer.run_eagerly=false", "trainer.epochs=60", f"runs_root={tmp_path}"]
+    # 5,000 epochs of at least 0.1 s: the run cannot finish between its first checkpoint and the signal.
+    overrides = [*EPOCHS, "trainer.run_eagerly=false", "trainer.epochs=5000", f"runs_root={tmp_path}"]
     run = Path(compose_config(overrides).run_dir)
-    proc = subprocess.Popen([sys.executable, "-m", "t2i.cli", "train", *overrides], stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 240
-    while rundir.read_status(run).get("epochs_done", 0) < 1:
-        assert proc.poll() is None and time.time() < deadline, "training ended before it could be interrupted"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    err_path = tmp_path / "t2i.stderr"  # a file, not a pipe nobody reads until the end
+    with err_path.open("w") as err_file, sigint_at_its_default():
+        proc = subprocess.Popen([sys.executable, "-m", "t2i.cli", "train", *overrides], stderr=err_file)
+    try:
+        # Generous limits: a loaded machine (say, two xdist workers beside a sweep) slows start-up tenfold.
+        deadline = time.time() + 900
+        while rundir.read_status(run).get("epochs_done", 0) < 1:  # in its epochs, past start-up and Part 1
+            assert proc.poll() is None, "training ended before it could be interrupted"
+            assert time.time() < deadline, "training did not reach its first checkpoint in 900 s"
+            time.sleep(0.05)
+        assert not _ignores_sigint(proc.pid), "t2i train started with SIGINT ignored: Ctrl-C cannot reach it"
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"t2i train still running 300 s after Ctrl-C: {rundir.read_status(run)}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = err_path.read_text()
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     done = rundir.read_status(run)["epochs_done"]
+    assert done < 5000
     assert err.strip().splitlines()[-1] == (
         f"t2i: {run} interrupted after epoch {done}; rerun the same command to resume"
     )
