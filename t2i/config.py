@@ -113,6 +113,8 @@ class ModelConfig:
     text_encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    # Reed et al.'s style encoder S (image -> z), trained on G's images beside the GAN (t2i/training/style.py)
+    style_encoder: bool = added(as_before=False)
 
 
 @dataclass
@@ -350,6 +352,8 @@ def validate(cfg: DictConfig) -> None:
         )
         if problem:
             raise ConfigError(problem)
+    if cfg.model.style_encoder and cfg.model.generator.latent_dim == 0:
+        raise ConfigError("model.style_encoder needs a latent z (model.generator.latent_dim > 0): S maps images to z")
     if cfg.data.image_size not in (32, 64, 128):
         raise ConfigError(f"data.image_size must be 32, 64 or 128, got {cfg.data.image_size}")
     if cfg.trainer.jit_compile and cfg.trainer.deterministic:

@@ -17,7 +17,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from t2i.store import part1
-from t2i.store.rundir import with_added_keys
+from t2i.store.rundir import weights_file, with_added_keys
 
 NETWORKS = ("text_encoder", "generator")
 G_BATCH = 512
@@ -45,7 +45,7 @@ class ModelSource:
     def weights_file(self, network: str) -> Path:
         if self.kind == "pretrained":
             return part1.weights(self.weights_dir, network)
-        return self.weights_dir / f"{network}.weights.h5"  # as training's Checkpoint callback writes them
+        return weights_file(self.weights_dir, network)  # as training's Checkpoint callback writes them
 
 
 def _read_run_config(path: Path) -> DictConfig:
@@ -93,13 +93,23 @@ def locate(path) -> ModelSource:
 class InferenceModel:
     """Text encoder + generator; images are numpy in [-1, 1], computed in batches of G_BATCH."""
 
-    def __init__(self, text_encoder, generator, latent_dim: int, random_z: bool, latent_distribution="uniform"):
+    def __init__(
+        self,
+        text_encoder,
+        generator,
+        latent_dim: int,
+        random_z: bool,
+        latent_distribution="uniform",
+        style_encoder=None,
+    ):
         import tensorflow as tf
 
-        self.text_encoder, self.generator = text_encoder, generator
+        self.text_encoder, self.generator, self.style_encoder = text_encoder, generator, style_encoder
         self.latent_dim, self.random_z, self.latent_distribution = latent_dim, random_z, latent_distribution
         self._encode = tf.function(lambda c, s: text_encoder([c, s], training=False), reduce_retracing=True)
         self._decode = tf.function(lambda x: tf.tanh(generator(x, training=False)), reduce_retracing=True)
+        if style_encoder is not None:
+            self._style = tf.function(lambda x: style_encoder(x, training=False), reduce_retracing=True)
 
     def _z(self, n: int):
         import tensorflow as tf
@@ -130,6 +140,21 @@ class InferenceModel:
     def __call__(self, chars, spec) -> np.ndarray:
         return self.from_features(self.features(chars, spec))
 
+    def style(self, images) -> np.ndarray:
+        """z of images in [-1, 1] by the style encoder S (Reed et al.): G(S(x), h(t)) draws x's style with t."""
+        if self.style_encoder is None:
+            why = "model.style_encoder=false" if self.latent_dim else "its G has no z (model.generator.latent_dim=0)"
+            raise ModelLoadError(f"this model has no style encoder: {why}")
+        images = np.asarray(images, np.float32)
+        return np.concatenate([self._style(images[i : i + G_BATCH]).numpy() for i in range(0, len(images), G_BATCH)])
+
+    def from_features_and_z(self, features, z) -> np.ndarray:
+        """Images of text features with given z (e.g. style(x)), in batches of G_BATCH."""
+        features, z = np.asarray(features, np.float32), np.asarray(z, np.float32)
+        return np.concatenate(
+            [self._decode([features[i : i + G_BATCH], z[i : i + G_BATCH]]).numpy() for i in range(0, len(z), G_BATCH)]
+        )
+
 
 def _load_weights(net, file: Path) -> None:
     if not file.exists():
@@ -151,9 +176,20 @@ def load_model(path) -> tuple[InferenceModel, DictConfig, int]:
     g = build_generator(m.generator, m.text_encoder.features)
     for net, name in ((te, "text_encoder"), (g, "generator")):
         _load_weights(net, source.weights_file(name))
+    s = None
+    if source.kind != "pretrained" and OmegaConf.select(m, "style_encoder", default=False):
+        from t2i.models.style_encoder import build_style_encoder
+
+        s = build_style_encoder(m, int(source.cfg.data.image_size), int(m.generator.latent_dim))
+        _load_weights(s, source.weights_file("style_encoder"))
     # A Part 1 entry's G runs with z held at zero, so its config names no distribution.
     latent = OmegaConf.select(m, "generator.latent_distribution", default="uniform")
     model = InferenceModel(
-        te, g, int(m.generator.latent_dim), random_z=source.kind != "pretrained", latent_distribution=latent
+        te,
+        g,
+        int(m.generator.latent_dim),
+        random_z=source.kind != "pretrained",
+        latent_distribution=latent,
+        style_encoder=s,
     )
     return model, source.cfg, source.vocab_size

@@ -31,6 +31,15 @@ CONFIG = "config.yaml"
 RESUME_DIR = Path("checkpoints") / "resume"  # tf.train.CheckpointManager's directory
 CHECKPOINT_PREFIX = "ckpt"  # files ckpt-<epoch>.index / .data-*: the number is the epoch it holds
 LEGACY_STATE = Path("checkpoints") / "state.npz"  # the format before tf.train.Checkpoint (+ state.json)
+# The final weights in checkpoints/, one <network>.weights.h5 per network a run has (the GAN's attribute and
+# the Keras model's name): what `t2i generate` and load_model read. style_encoder only where model.style_encoder.
+WEIGHT_NETWORKS = ("text_encoder", "generator", "discriminator", "style_encoder")
+
+
+def weights_file(weights_dir: Path, network: str) -> Path:
+    """The final weights of `network` (one of WEIGHT_NETWORKS) in a run's checkpoints/ directory."""
+    return Path(weights_dir) / f"{network}.weights.h5"
+
 
 # Keys that change how a run is executed or displayed, not what it computes. Part 1's guards decide which
 # encoder is accepted; the cache key holds them, and once a run has a checkpoint its encoder is in there, so

@@ -203,10 +203,12 @@ class Checkpoint(keras.callbacks.Callback):
     def save(self, epoch: int) -> None:
         self.checkpoint.save(epoch)
         ckpt = self.run_dir / "checkpoints"
-        for net in (self.model.text_encoder, self.model.generator, self.model.discriminator):
-            tmp = ckpt / f"{net.name}.tmp.weights.h5"
-            net.save_weights(tmp)
-            tmp.replace(ckpt / f"{net.name}.weights.h5")
+        for name in rundir.WEIGHT_NETWORKS:
+            net = getattr(self.model, name, None)
+            if net is not None:  # style_encoder only where the run has S
+                tmp = ckpt / f"{name}.tmp.weights.h5"
+                net.save_weights(tmp)
+                tmp.replace(rundir.weights_file(ckpt, name))
         if self.on_save:
             self.on_save(epoch)
 

@@ -9,6 +9,9 @@ updates, losses (losses.py) are plain functions. Settings that are not a piece:
   reference); G reads its features but its gradients never reach it;
 - `g_step_d_training`: G's update judges through D in training mode, as the reference's combined model
   ran D's dropout and noise while D's weights were frozen.
+An optional style encoder S (Reed et al.'s inversion network, style.py) takes one step of its own after G's
+update, on G's images, from a seed no other draw uses: it never feeds G or D, so a run with S makes the same
+G and D as one without.
 Everything per epoch is a callback.
 """
 
@@ -37,6 +40,8 @@ class ConditionalGAN(keras.Model):
         latent_distribution: str = "uniform",
         d_trains_text_encoder: bool = True,
         g_step_d_training: bool = True,
+        style_encoder=None,
+        style_update=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -47,6 +52,8 @@ class ConditionalGAN(keras.Model):
         self.latent_dim, self.latent_distribution = latent_dim, latent_distribution
         self.d_trains_text_encoder = d_trains_text_encoder
         self.g_step_d_training = g_step_d_training
+        # S and its update (t2i/training/style.py), or None: public, so the checkpoint holds S and its optimizer.
+        self.style_encoder, self.style_update = style_encoder, style_update
         # Set by a callback: G is frozen during the first epochs so D gets ahead.
         self.train_generator = tf.Variable(True, trainable=False, name="train_generator")
         self.d_loss = {n: keras.metrics.Mean(name=f"{n}_loss") for n in d_step.names}
@@ -57,9 +64,10 @@ class ConditionalGAN(keras.Model):
 
     @classmethod
     def from_config_of(
-        cls, gan_cfg, text_encoder, generator, discriminator, latent_dim=0, latent_distribution="uniform"
+        cls, gan_cfg, text_encoder, generator, discriminator, latent_dim=0, latent_distribution="uniform", **kwargs
     ):
-        """The GAN `gan_cfg` (the config's `gan` group) names, its pieces picked from their registries."""
+        """The GAN `gan_cfg` (the config's `gan` group) names, its pieces picked from their registries
+        (`kwargs`: the constructor's others, e.g. style_encoder and style_update)."""
         loss = GAN_LOSSES[gan_cfg.loss]
         penalty = PENALTIES[gan_cfg.penalty.name](gan_cfg.penalty)
         return cls(
@@ -73,11 +81,13 @@ class ConditionalGAN(keras.Model):
             latent_distribution=latent_distribution,
             d_trains_text_encoder=gan_cfg.d_trains_text_encoder,
             g_step_d_training=gan_cfg.g_step_d_training,
+            **kwargs,
         )
 
     @property
     def metrics(self):
-        return [*self.d_loss.values(), *self.d_acc.values(), self.g_loss, self.gp, self.mae_train]
+        style = [self.style_update.loss] if self.style_update is not None else []
+        return [*self.d_loss.values(), *self.d_acc.values(), self.g_loss, self.gp, self.mae_train, *style]
 
     def compile(self, d_optimizer, g_optimizer, **kwargs):
         super().compile(**kwargs)
@@ -88,6 +98,8 @@ class ConditionalGAN(keras.Model):
             self.d_vars += self.text_encoder.trainable_variables
         d_optimizer.build(self.d_vars)
         g_optimizer.build(self.generator.trainable_variables)
+        if self.style_update is not None:
+            self.style_update.build(self.style_encoder)
 
     def features(self, batch, training=False):
         return self.text_encoder([batch["chars"], batch["spec"]], training=training)
@@ -152,4 +164,6 @@ class ConditionalGAN(keras.Model):
             return tf.constant(0)
 
         tf.cond(tf.logical_and(self.train_generator, data["g_turn"]), g_update, lambda: tf.constant(0))
+        if self.style_update is not None:  # every step, D-only ones too: S learns to invert whatever G is now
+            self.style_update(self, self.features(data["g"]), seed + 7)
         return {m.name: m.result() for m in self.metrics}

@@ -102,6 +102,12 @@ def build_optimizers(opt, steps_per_epoch: int) -> Optimizers:
     return Optimizers(d, g, schedule_.callbacks())
 
 
+def build_style_optimizer(opt) -> keras.optimizers.Optimizer:
+    """The style encoder's own Adam (Reed et al.'s S): G's base rate and beta_1 (and beta_2), whatever
+    optimizer.name is, and no schedule: S only follows G, it is no part of the game."""
+    return keras.optimizers.Adam(opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2)
+
+
 def problem(opt) -> str | None:
     """Why this optimizer config cannot run, or None."""
     if opt.decay != "none" and opt.decay_every < 1:

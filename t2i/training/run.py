@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 from t2i.data import holdout
 from t2i.data.dataset import TextImageSampler, eval_set, gan_dataset
 from t2i.models import build_discriminator, build_generator, build_text_encoder
+from t2i.models.style_encoder import build_style_encoder
 from t2i.store import checkpoint as state
 from t2i.store import part1
 from t2i.store.checkpoint import CheckpointError
@@ -39,6 +40,7 @@ from t2i.training import callbacks as cb
 from t2i.training import optim, setup
 from t2i.training.gan import ConditionalGAN
 from t2i.training.pretrain import ensure_pretrained
+from t2i.training.style import StyleEncoderUpdate
 
 # gan.text_encoder_init: where a new run's text encoder starts (a resumed one starts from its checkpoint).
 TEXT_ENCODER_INITS = ("pretrained", "random")
@@ -61,8 +63,18 @@ def build_gan(cfg, text_encoder_weights: Path | None, generator_weights: Path | 
     if generator_weights is not None:
         g.load_weights(generator_weights)
     d = build_discriminator(m.discriminator, cfg.data.image_size, m.text_encoder.features)
+    style = {}
+    if m.style_encoder:  # Reed et al.'s S, trained on G's images with its own optimizer (t2i/training/style.py)
+        s = build_style_encoder(m, cfg.data.image_size, m.generator.latent_dim)
+        style = {"style_encoder": s, "style_update": StyleEncoderUpdate(optim.build_style_optimizer(cfg.optimizer))}
     gan = ConditionalGAN.from_config_of(
-        cfg.gan, te, g, d, latent_dim=m.generator.latent_dim, latent_distribution=m.generator.latent_distribution
+        cfg.gan,
+        te,
+        g,
+        d,
+        latent_dim=m.generator.latent_dim,
+        latent_distribution=m.generator.latent_distribution,
+        **style,
     )
     t = cfg.trainer
     optimizers = optim.build_optimizers(cfg.optimizer, t.steps_per_epoch)
