@@ -72,6 +72,8 @@ class DataConfig:
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     # Combinations kept out of training (t2i/data/holdout.py's HOLDOUTS): none | unseen
     holdout: str = added(as_before="none")
+    # What the colour spec names (t2i/data/dataset.py's SPECS): full | text_colour (the style data)
+    spec: str = added(as_before="full")
 
 
 @dataclass
@@ -150,6 +152,8 @@ class GanConfig:
     interpolation_pairs: str = added(as_before="permuted")  # permuted: each text with a shuffled other | halves
     cls_weight: float = added(as_before=0.0)  # the matching-aware D step's weight of wrong images (GAN-CLS)
     l1_weight: float = MISSING
+    # false: G and D never see the text (their text features are zeros): the unconditional GAN of z alone
+    conditional: bool = added(as_before=True)
 
 
 @dataclass
@@ -305,6 +309,7 @@ def validate(cfg: DictConfig) -> None:
     """Semantic checks that the schema's types cannot express. Names come from the pieces' registries,
     and each chosen piece says what it cannot run with."""
     # The registries live with their pieces, which import TensorFlow: imported only when a config is checked.
+    from t2i.data.dataset import SPECS
     from t2i.data.holdout import HOLDOUTS
     from t2i.losses import GAN_LOSSES
     from t2i.models.latent import LATENTS
@@ -326,6 +331,7 @@ def validate(cfg: DictConfig) -> None:
         "model.generator.latent_distribution": (cfg.model.generator.latent_distribution, LATENTS),
         "gan.interpolation_pairs": (cfg.gan.interpolation_pairs, PAIRS),
         "data.holdout": (cfg.data.holdout, HOLDOUTS),
+        "data.spec": (cfg.data.spec, SPECS),
     }
     for key, (value, allowed) in choices.items():
         if value not in allowed:
@@ -352,6 +358,10 @@ def validate(cfg: DictConfig) -> None:
         )
         if problem:
             raise ConfigError(problem)
+    if not cfg.gan.conditional and cfg.model.generator.latent_dim == 0:
+        raise ConfigError("gan.conditional=false needs a latent z (model.generator.latent_dim > 0): G has no other input")
+    if not cfg.gan.conditional and cfg.gan.d_step == "matching_aware" and cfg.gan.cls_weight > 0:
+        raise ConfigError("gan.cls_weight > 0 shows D images under wrong texts, but gan.conditional=false shows no text")
     if cfg.model.style_encoder and cfg.model.generator.latent_dim == 0:
         raise ConfigError("model.style_encoder needs a latent z (model.generator.latent_dim > 0): S maps images to z")
     if cfg.data.image_size not in (32, 64, 128):

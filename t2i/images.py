@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from t2i.data.vocab import COLOURS, decode_chars, spec_colours
+from t2i.data.vocab import COLOURS, UNNAMED, decode_chars, spec_colours
 
 
 def to_uint8(images) -> np.ndarray:
@@ -17,7 +17,8 @@ def to_uint8(images) -> np.ndarray:
 
 def caption(chars, spec) -> str:
     bg, fg = spec_colours(spec)
-    return f"{decode_chars(chars)} {COLOURS[int(fg)]} on {COLOURS[int(bg)]}"
+    on = "" if int(bg) == UNNAMED else f" on {COLOURS[int(bg)]}"
+    return f"{decode_chars(chars)} {COLOURS[int(fg)]}{on}"
 
 
 def pairs_array(truth, generated, columns: int = 4) -> np.ndarray:

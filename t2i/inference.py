@@ -172,7 +172,7 @@ def load_model(path) -> tuple[InferenceModel, DictConfig, int]:
     from t2i.models import build_generator, build_text_encoder
 
     m = source.cfg.model
-    te = build_text_encoder(m.text_encoder)
+    te = build_text_encoder(m.text_encoder, OmegaConf.select(source.cfg, "gan.conditional", default=True))
     g = build_generator(m.generator, m.text_encoder.features)
     for net, name in ((te, "text_encoder"), (g, "generator")):
         _load_weights(net, source.weights_file(name))

@@ -9,8 +9,25 @@ from __future__ import annotations
 import tensorflow as tf
 
 from t2i.data import render, vocab
+from t2i.registry import Registry
 
 N_COLOURS = len(vocab.COLOURS)
+
+# What the colour spec names (`data.spec`): a spec of the colour labels (bg, fg) drawn for an image.
+# Either way the image is the true render in its drawn background and text colour.
+SPECS: Registry = Registry("spec")
+# The reference's: "backgroundcolor <bg>, color <fg>", one true image per text.
+SPECS.register("full")(lambda bg, fg: (bg, fg))
+# The style data (Reed et al.'s unnamed pose and background): "color <fg>"; the background is drawn as before
+# but never named, so only G's z can carry it, and a text has eight true images, one per background.
+SPECS.register("text_colour")(lambda bg, fg: (tf.fill(tf.shape(bg), vocab.UNNAMED), fg))
+
+
+def data_spec(cfg) -> str:
+    """The config's `data.spec` ("full" for a config from before the key existed)."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.select(cfg, "data.spec", default=None) or "full"
 
 
 def vocab_at_epoch(epoch, vocab_size: int, start_vocab, start_epoch: int, every: int):
@@ -29,19 +46,25 @@ def vocab_at_epoch(epoch, vocab_size: int, start_vocab, start_epoch: int, every:
 
 
 def spec_ids(bg, fg):
-    """Spec tokens [B, 4] of colour-label tensors bg, fg [B], in graph (see vocab.spec_tokens)."""
+    """Spec tokens [B, 4] of colour-label tensors bg, fg [B], in graph (see vocab.spec_tokens): padding in the
+    background's places where bg is vocab.UNNAMED."""
     keyword_bg, keyword_fg = (tf.fill(tf.shape(bg), t) for t in vocab.SPEC_KEYWORD_TOKENS)
-    bg_token = tf.gather(tf.constant(vocab.BACKGROUND_TOKENS), bg)
+    named = bg != vocab.UNNAMED
+    bg_token = tf.gather(tf.constant(vocab.BACKGROUND_TOKENS), tf.where(named, bg, 0))
+    zero = tf.zeros_like(bg_token)
     fg_token = tf.gather(tf.constant(vocab.COLOUR_TOKENS), fg)
-    return tf.stack([keyword_bg, bg_token, keyword_fg, fg_token], axis=1)
+    return tf.stack([tf.where(named, keyword_bg, zero), tf.where(named, bg_token, zero), keyword_fg, fg_token], axis=1)
 
 
 class TextImageSampler:
     """Draws (chars, spec, image) batches from a mask table of all character pairs of an alphabet."""
 
-    def __init__(self, vocab_size: int, image_size: int, cache_dir, holdout=None):
-        """`holdout`: a t2i.data.holdout.HoldOut whose combinations training draws never hold, or None."""
+    def __init__(self, vocab_size: int, image_size: int, cache_dir, holdout=None, spec: str = "full"):
+        """`holdout`: a t2i.data.holdout.HoldOut whose combinations training draws never hold, or None;
+        `spec`: what the spec names (SPECS)."""
         self.vocab_size = vocab_size
+        self.spec = spec
+        self._named = SPECS[spec]
         self.image_size = image_size
         table = render.mask_table(vocab.FULL_ALPHABET[:vocab_size], image_size, cache_dir)
         self.masks = tf.constant(table, dtype=tf.float32)
@@ -86,12 +109,26 @@ class TextImageSampler:
         masks = tf.gather(self.masks, pairs)
         return render.compose(masks, tf.gather(self.colours, bg), tf.gather(self.colours, fg))
 
-    def batch(self, seed, batch: int, vocab_size=None, everything: bool = False):
+    def batch(self, seed, batch: int, vocab_size=None, everything: bool = False, labels: bool = False):
         """{"chars", "spec"}: the text encoder's tokens; "images": the true renders. `everything`: drawn from all
-        combinations, held out or not (the evaluation set)."""
+        combinations, held out or not (the evaluation set); `labels`: also the drawn labels "pairs" [B, 2],
+        "bg" and "fg" [B] (what an evaluation of the style data needs, whose spec does not name bg)."""
         vocab_size = self.vocab_size if vocab_size is None else vocab_size
         chars, bg, fg = self.draw_labels(seed, batch, vocab_size, everything)
-        return {"chars": vocab.char_tokens(chars), "spec": spec_ids(bg, fg), "images": self.images(chars, bg, fg)}
+        out = {"chars": vocab.char_tokens(chars), "spec": spec_ids(*self._named(bg, fg)), "images": self.images(chars, bg, fg)}
+        if labels:
+            out.update(pairs=chars, bg=bg, fg=fg)
+        return out
+
+    def renders_over_backgrounds(self, chars, fg):
+        """The true renders of character labels [N, 2] and text colours [N] in each of the eight backgrounds:
+        [N, 8, size, size, 3] (the style data's true images of a text)."""
+        n = tf.shape(fg)[0]
+        bgs = tf.tile(tf.range(N_COLOURS)[None], [n, 1])
+        flat = self.images(
+            tf.repeat(chars, N_COLOURS, axis=0), tf.reshape(bgs, [-1]), tf.repeat(fg, N_COLOURS, axis=0)
+        )
+        return tf.reshape(flat, [n, N_COLOURS, self.image_size, self.image_size, 3])
 
 
 def shuffle_text(seed, chars, spec, chars_prob: float, spec_too_prob: float):
@@ -168,6 +205,6 @@ def supervised_dataset(sampler: TextImageSampler, batch: int, seed: int) -> tf.d
 
 def eval_set(sampler: TextImageSampler, samples: int, seed: int = 20200101):
     """A fixed evaluation set, the same for every run and seed so curves compare: all combinations, whatever
-    the sampler's hold-out."""
-    b = sampler.batch(tf.constant([seed, 2], dtype=tf.int64), samples, everything=True)
+    the sampler's hold-out. With the drawn labels ("pairs", "bg", "fg"), which leave the draws unchanged."""
+    b = sampler.batch(tf.constant([seed, 2], dtype=tf.int64), samples, everything=True, labels=True)
     return {k: v.numpy() for k, v in b.items()}

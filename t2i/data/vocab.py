@@ -53,8 +53,13 @@ def alphabet(vocab_size: int) -> str:
     return FULL_ALPHABET[:vocab_size]
 
 
-def spec_text(bg: str, fg: str) -> str:
-    return f"backgroundcolor {bg}, color {fg}"
+# The colour label of a background that the spec does not name (the style data, t2i/data/dataset.py's SPECS):
+# its keyword and colour tokens are padding, so the spec reads "color <fg>".
+UNNAMED = -1
+
+
+def spec_text(bg: str | None, fg: str) -> str:
+    return f"color {fg}" if bg is None else f"backgroundcolor {bg}, color {fg}"
 
 
 # --- labels <-> tokens; arithmetic and indexing only, so numpy arrays and tensors both work -------------
@@ -70,14 +75,18 @@ def char_labels(tokens):
 
 
 def spec_tokens(bg, fg) -> np.ndarray:
-    """Tokens [N, 4] of "backgroundcolor <bg>, color <fg>" for colour-label arrays bg, fg [N]."""
-    bg, fg = np.asarray(bg), np.asarray(fg)
-    keyword_bg, keyword_fg = (np.full(bg.shape, t, np.int32) for t in SPEC_KEYWORD_TOKENS)
-    return np.stack([keyword_bg, BACKGROUND_TOKENS[bg], keyword_fg, COLOUR_TOKENS[fg]], axis=-1)
+    """Tokens [N, 4] of "backgroundcolor <bg>, color <fg>" for colour-label arrays bg, fg [N]; where bg is
+    UNNAMED, of "color <fg>" (padding in the background's two places)."""
+    bg, fg = np.broadcast_arrays(np.asarray(bg), np.asarray(fg))
+    named = bg != UNNAMED
+    keyword_bg = np.where(named, SPEC_KEYWORD_TOKENS[0], 0).astype(np.int32)
+    keyword_fg = np.full(fg.shape, SPEC_KEYWORD_TOKENS[1], np.int32)
+    bg_token = np.where(named, BACKGROUND_TOKENS[np.where(named, bg, 0)], 0).astype(np.int32)
+    return np.stack([keyword_bg, bg_token, keyword_fg, COLOUR_TOKENS[fg]], axis=-1)
 
 
 def spec_colours(tokens) -> tuple[np.ndarray, np.ndarray]:
-    """Colour labels (bg, fg) of spec tokens [..., 4]."""
+    """Colour labels (bg, fg) of spec tokens [..., 4]; bg is UNNAMED where the spec names no background."""
     tokens = np.asarray(tokens)
     return _BACKGROUND_OF_TOKEN[tokens[..., 1]], _COLOUR_OF_TOKEN[tokens[..., 3]]
 
@@ -105,20 +114,24 @@ def colour_id(name: str) -> int:
     return COLOURS.index(name)
 
 
-def parse_spec(spec: str) -> tuple[str, str]:
-    """(bg, fg) colour names of a spec string; spacing around the comma is forgiven."""
+def parse_spec(spec: str) -> tuple[str | None, str]:
+    """(bg, fg) colour names of a spec string; spacing around the comma is forgiven. "color <fg>" names no
+    background: bg is None."""
     words = spec.replace(",", " , ").split()
+    if len(words) == 2 and words[0] == "color":
+        colour_id(words[1])
+        return None, words[1]
     if len(words) != 5 or words[0] != "backgroundcolor" or words[2:4] != [",", "color"]:
-        raise VocabularyError(f"spec must read 'backgroundcolor <bg>, color <fg>', got {spec!r}")
+        raise VocabularyError(f"spec must read 'backgroundcolor <bg>, color <fg>' or 'color <fg>', got {spec!r}")
     colour_id(words[1]), colour_id(words[4])
     return words[1], words[4]
 
 
 def encode_spec(spec: str) -> np.ndarray:
     bg, fg = parse_spec(spec)
-    return spec_tokens(colour_id(bg), colour_id(fg))
+    return spec_tokens(UNNAMED if bg is None else colour_id(bg), colour_id(fg))
 
 
 def decode_spec(tokens) -> str:
     bg, fg = spec_colours(tokens)
-    return spec_text(COLOURS[int(bg)], COLOURS[int(fg)])
+    return spec_text(None if int(bg) == UNNAMED else COLOURS[int(bg)], COLOURS[int(fg)])

@@ -48,6 +48,9 @@ def needs(cfg) -> dict:
     # Part 1 draws under the run's hold-out; in the key only when there is one, so that entries made before
     # data.holdout existed keep their digest.
     extra = {} if holdout == "none" else {"holdout": _holdout_spec(holdout)}
+    spec = OmegaConf.select(cfg, "data.spec", default=None) or "full"
+    if spec != "full":  # Part 1 learns from the texts the run's data gives; in the key likewise only when not as before
+        extra["spec"] = spec
     return OmegaConf.to_container(
         OmegaConf.create(
             {

@@ -37,9 +37,15 @@ class Study:
         for series, count in self.seeds.items():
             by_count.setdefault(count, []).append(series)
         return [
-            [f"+ablation={','.join(names)}", "seed=" + ",".join(map(str, range(count)))]
+            [f"+ablation={','.join(map(_ablations, names))}", "seed=" + ",".join(map(str, range(count)))]
             for count, names in by_count.items()
         ]
+
+
+def _ablations(series: str) -> str:
+    """The +ablation value of a series: its name, or for a combination (a+b) the list [a,b], whose run is named
+    a+b again (t2i/config.py's series name joins the merged series' keys)."""
+    return f"[{series.replace('+', ',')}]" if "+" in series else series
 
 
 def load(name: str = DEFAULT) -> Study:

@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 
 from t2i import losses
 from t2i.data import holdout
-from t2i.data.dataset import TextImageSampler, eval_set, supervised_dataset
+from t2i.data.dataset import TextImageSampler, data_spec, eval_set, supervised_dataset
 from t2i.models import build_generator, build_text_encoder
 from t2i.store import part1
 from t2i.store.locks import file_lock
@@ -140,7 +140,7 @@ def run_pretraining(cfg, out_dir: Path, verbose: bool = True) -> dict:
     result.json, whose dict it returns."""
     setup.configure(cfg.trainer, PRETRAIN_SEED)
     p = cfg.pretrain
-    sampler = TextImageSampler(p.vocab_size, cfg.data.image_size, cfg.cache_dir, holdout.of(cfg))
+    sampler = TextImageSampler(p.vocab_size, cfg.data.image_size, cfg.cache_dir, holdout.of(cfg), data_spec(cfg))
     te, g, model = build_supervised(cfg)
     model.compile(
         optimizer=keras.optimizers.Adam(p.learning_rate),

@@ -18,7 +18,7 @@ import tensorflow as tf
 from omegaconf import OmegaConf
 
 from t2i.data import holdout
-from t2i.data.dataset import TextImageSampler, eval_set, gan_dataset
+from t2i.data.dataset import TextImageSampler, data_spec, eval_set, gan_dataset
 from t2i.models import build_discriminator, build_generator, build_text_encoder
 from t2i.models.style_encoder import build_style_encoder
 from t2i.store import checkpoint as state
@@ -56,7 +56,7 @@ def generator_init_problem(cfg) -> str | None:
 
 def build_gan(cfg, text_encoder_weights: Path | None, generator_weights: Path | None = None) -> ConditionalGAN:
     m = cfg.model
-    te = build_text_encoder(m.text_encoder)
+    te = build_text_encoder(m.text_encoder, cfg.gan.conditional)
     if text_encoder_weights is not None:
         te.load_weights(text_encoder_weights)
     g = build_generator(m.generator, m.text_encoder.features)
@@ -173,7 +173,9 @@ class _Session:
             weights = {net: part1.weights(entry, net) for net, init in wanted.items() if init == "pretrained"}
             setup.configure(cfg.trainer, cfg.seed)  # pretraining reseeds; a run's own draws start from its seed
         self.holdout = holdout.of(cfg)
-        self.sampler = TextImageSampler(cfg.data.vocab_size, cfg.data.image_size, cfg.cache_dir, self.holdout)
+        self.sampler = TextImageSampler(
+            cfg.data.vocab_size, cfg.data.image_size, cfg.cache_dir, self.holdout, data_spec(cfg)
+        )
         self.evalset = eval_set(self.sampler, cfg.data.eval_samples)
         self.gan = build_gan(cfg, weights.get("text_encoder"), weights.get("generator"))
         self.checkpoint = state.RunCheckpoint(self.gan, run_dir)
@@ -199,7 +201,9 @@ class _Session:
             cb.VocabularyLog(cfg.data),
             cb.LearningRateLog(),
             cb.DivergenceGuard(),
-            cb.Evaluation(self.evalset, self.holdout, cfg.data.vocab_size),
+            cb.Evaluation(
+                self.evalset, self.holdout, cfg.data.vocab_size, cb.true_images_of(cfg, self.sampler, self.evalset)
+            ),
             cb.MetricsLog(run_dir / "metrics.csv"),
             keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0),
             cb.SampleGrid(self.evalset, run_dir / "samples", writer, cfg.trainer.sample_every),
