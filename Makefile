@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 T2I := $(VENV)/bin/t2i
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-slow demo study study-report study-paper parity lint bench gpu-check tensorboard clean
+.PHONY: install test test-slow demo study study-report study-paper study-reed parity lint bench gpu-check tensorboard clean
 
 install: $(STAMP)
 
@@ -51,6 +51,13 @@ study-paper: install
 	$(T2I) report $(or $(wildcard runs/paper),experiments/paper_budget/runs) -o experiments/paper_budget \
 		--at-epoch 100 --at-epoch 250 --at-epoch 500 --at-epoch 1000 --at-epoch 1500 --keep-runs \
 		--title 'The paper budget (1,500 epochs)'
+
+# Reed et al.'s claims (conf/study/reed.yaml): the 2x2 on the style data with the hold-out, the Baseline under the
+# hold-out, the unconditional GAN. 16 runs of 250 epochs. Resumable: rerun to continue.
+study-reed: install
+	-$(T2I) sweep +study=reed sweep.workers=2 trainer.threads=1
+	$(T2I) report $(or $(wildcard runs/reed_study),experiments/reed_study/runs) -o experiments/reed_study --study reed \
+		--at-epoch 50 --at-epoch 100 --at-epoch 250 --keep-runs --title "Reed et al. 2016, measured exactly"
 
 study-report: install
 	$(T2I) report $(or $(wildcard runs/ablation_study),$(STUDY_DIR)/runs) -o $(STUDY_DIR) --study reference \

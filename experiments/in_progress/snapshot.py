@@ -21,6 +21,7 @@ DEST = ROOT / "experiments" / "in_progress" / "runs"
 KEPT = {
     "ablation_study": ROOT / "experiments" / "ablation_study" / "runs",
     "paper": ROOT / "experiments" / "paper_budget" / "runs",
+    "reed_study": ROOT / "experiments" / "reed_study" / "runs",
 }
 
 
