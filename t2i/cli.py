@@ -227,18 +227,31 @@ def parity(
 def generate(
     run: Path = MODEL_PATH,
     texts: list[str] = typer.Argument(..., help="Two-character texts in the model's vocabulary, e.g. 42 07."),
-    bg: str | None = typer.Option(None, "--bg", help="Background colour (default black)."),
+    bg: str | None = typer.Option(
+        None, "--bg", help="Background colour (default black). On a style run: the background of a style source."
+    ),
     fg: str | None = typer.Option(None, "--fg", help="Text colour (default white)."),
-    spec: str | None = typer.Option(None, "--spec", help="Instead of --bg/--fg: 'backgroundcolor black, color red'"),
+    spec: str | None = typer.Option(
+        None, "--spec", help="Instead of --bg/--fg: 'backgroundcolor black, color red' ('color red' on a style run)."
+    ),
     output: Path = typer.Option(Path("generated.png"), "-o", "--output", help="Figure path."),
     interpolate: bool = typer.Option(False, "--interpolate", help="Two texts: a strip, text features mixed linearly."),
     steps: int = typer.Option(8, "--steps", help="Images in the --interpolate strip."),
+    samples: int | None = typer.Option(None, "--samples", help="Style runs: z per text (default 8)."),
+    seed: int = typer.Option(0, "--seed", help="Style runs: the seed of the z drawn for --samples."),
 ):
-    """Generate images for texts with a trained generator: truth | generated per text, or an interpolation strip."""
+    """Generate images for texts with a trained generator: truth | generated per text, or an interpolation strip.
+
+    On a run of the style data (data.spec=text_colour) the spec names only the text colour: a row of --samples
+    images per text, one z a column; --bg then names a style source, the text's true render on that background,
+    whose style S transfers: G(S(render), h(text)) beside the render.
+    """
     from t2i.generate import generate_command
 
     with user_errors():
-        path = generate_command(run, texts, bg, fg, spec, output, interpolation=interpolate, steps=steps)
+        path = generate_command(
+            run, texts, bg, fg, spec, output, interpolation=interpolate, steps=steps, samples=samples, seed=seed
+        )
     typer.echo(f"wrote {path}")
 
 

@@ -278,35 +278,49 @@ def forward_flops(model) -> int:
     return total
 
 
-def analytic_flops(cfg, generator, discriminator) -> float:
+def analytic_flops(cfg, generator, discriminator, style_encoder=None) -> float:
     """A GAN step's conv/dense FLOPs from the config's step structure and the networks' layer shapes.
 
     Training a network on a batch costs 3x its forward pass (forward, input and weight gradients). Per sample:
     G forward once for each batch of fakes; each labelled D update trains D once (3D); each of the two critic
-    updates trains D on the real and on the other images (2 x 3D); G's update trains G (3G) through D's forward
-    and input gradients (2D), doubled by GAN-INT's interpolated texts, on one step in 1 + gan.d_only_steps.
+    updates trains D on the real and on the other images (2 x 3D); Reed et al.'s matching-aware update trains D
+    on the real, the fake and (GAN-CLS, gan.cls_weight > 0) the wrong-text images (3 x 3D); G's update trains G
+    (3G) through D's forward and input gradients (2D), plus GAN-INT's interpolated texts (a whole batch more
+    with gan.interpolation_pairs=permuted, half a batch with halves), on one step in 1 + gan.d_only_steps; S
+    (model.style_encoder, `style_encoder` given) costs G forward once and S trained once (G + 3S) every step.
     Left out: the text encoder (GRUs, < 0.1 %), element-wise ops, the gradient penalty's second-order pass and
     the optimiser updates.
     """
     d, g = forward_flops(discriminator), forward_flops(generator)
     gan = cfg.gan
-    if OmegaConf.select(cfg, "gan.d_step", default="labelled") == "critic":
+    d_step = OmegaConf.select(cfg, "gan.d_step", default="labelled")
+    if d_step == "critic":
         fakes, d_updates = 1, 2 * 2 * 3 * d
+    elif d_step == "matching_aware":
+        fakes, d_updates = 1, (3 if OmegaConf.select(cfg, "gan.cls_weight", default=0.0) > 0 else 2) * 3 * d
     else:
         fakes, d_updates = list(gan.d_substeps).count("fake"), len(gan.d_substeps) * 3 * d
-    g_passes = 2 if OmegaConf.select(cfg, "gan.interpolation_weight", default=0.0) > 0 else 1
+    g_passes = 1.0
+    if OmegaConf.select(cfg, "gan.interpolation_weight", default=0.0) > 0:
+        g_passes += 0.5 if OmegaConf.select(cfg, "gan.interpolation_pairs", default="permuted") == "halves" else 1.0
     g_update = g_passes * (3 * g + 2 * d) / (1 + OmegaConf.select(cfg, "gan.d_only_steps", default=0))
-    return cfg.data.batch_size * (fakes * g + d_updates + g_update)
+    style = g + 3 * forward_flops(style_encoder) if style_encoder is not None else 0
+    return cfg.data.batch_size * (fakes * g + d_updates + g_update + style)
 
 
-def gan_flops(cfg) -> dict:
+def step_gflops(cfg) -> float:
+    """analytic_flops of the GAN build_gan makes for `cfg`, in GFLOPs."""
     from t2i.training import setup
     from t2i.training.run import build_gan
 
     setup.configure(cfg.trainer, cfg.seed)
     gan = build_gan(cfg, None)
+    return analytic_flops(cfg, gan.generator, gan.discriminator, gan.style_encoder) / 1e9
+
+
+def gan_flops(cfg) -> dict:
     return {
-        "gan_gflops_per_step": analytic_flops(cfg, gan.generator, gan.discriminator) / 1e9,
+        "gan_gflops_per_step": step_gflops(cfg),
         "gan_gflops_method": (
             "conv/dense layers of G and D from their shapes, 2 FLOPs per multiply-add, counted over the passes "
             "the config's GAN step makes (training = 3x forward; G's update needs D's forward and input "
@@ -314,6 +328,52 @@ def gan_flops(cfg) -> dict:
             "optimiser updates left out (see t2i.sweeps.bench.analytic_flops)"
         ),
     }
+
+
+# --- Reed et al.'s step beside the reference's ---------------------------------------------------------------
+
+REED_ABLATION = "reed_int_cls"  # GAN-INT-CLS with the style encoder S (conf/ablation/reed_int_cls.yaml)
+REED_TARGET = 0.80  # Reed's steps/s over the reference's, at least (issue 19)
+# What Reed's step is timed without, to show where its time goes: S's own update (G forward + S trained, every
+# step), then GAN-INT's extra half batch through G and D as well (what is left is GAN-CLS's one D update).
+REED_PARTS = {
+    "without_style_encoder": ["model.style_encoder=false"],
+    "without_style_encoder_and_interpolation": ["model.style_encoder=false", "gan.interpolation_weight=0.0"],
+}
+
+
+def reed_step(overrides: list[str], sampler, sizes: Sizes, reference: float, reed: float) -> dict:
+    """Reed's step against the reference's (both timed by the caller in the same run): the ratio of steps/s
+    with its target, the breakdown without S and without GAN-INT, and each step's analytic GFLOPs (the ratio
+    that FLOPs alone would predict)."""
+    base = [*overrides, f"+ablation={REED_ABLATION}"]
+    out = {
+        "overrides": [f"+ablation={REED_ABLATION}"],
+        "reference_steps_per_s": reference,
+        "reed_steps_per_s": reed,
+        "ratio": reed / reference,
+        "target_ratio_min": REED_TARGET,
+        "met": reed / reference >= REED_TARGET,
+        "gflops_per_step": {"reference": step_gflops(compose(overrides)), "reed": step_gflops(compose(base))},
+        "breakdown": {},
+    }
+    out["flops_ratio"] = out["gflops_per_step"]["reference"] / out["gflops_per_step"]["reed"]
+    for name, extra in REED_PARTS.items():
+        cfg = compose([*base, *extra])
+        rate = timed_gan(cfg, sampler, sizes)[1]
+        out["breakdown"][name] = {
+            "overrides": extra,
+            "steps_per_s": rate,
+            "ratio": rate / reference,
+            "gflops_per_step": step_gflops(cfg),
+        }
+    return out
+
+
+def compose(overrides: list[str]):
+    from t2i.config import compose_config
+
+    return compose_config(overrides)
 
 
 # --- a real run: epoch overhead and MAE after a short budget --------------------------------------------------
@@ -419,10 +479,13 @@ def _run_bench(sizes: Sizes, quick: bool) -> dict:
         out["data_mask_table_seconds"] = time.perf_counter() - start  # ~0 once the table is cached
         out.update(data_rates(cfg, sampler, sizes))
 
-        for key, ablation in (("", None), ("_mbd", "mbd"), ("_wgan", "wgan")):
+        # Reed's step right after the reference's, so that both see the same load.
+        for key, ablation in (("", None), ("_reed", REED_ABLATION), ("_mbd", "mbd"), ("_wgan", "wgan")):
             _log(f"gan_steps_per_s{key}")
             variant = compose_config(overrides + ([f"+ablation={ablation}"] if ablation else []))
             out[f"gan_steps_per_s{key}"] = timed_gan(variant, sampler, sizes)[1]
+        _log("reed_step: Reed's step without S, and without GAN-INT too")
+        out["reed_step"] = reed_step(overrides, sampler, sizes, out["gan_steps_per_s"], out["gan_steps_per_s_reed"])
 
         _log("pretrain_steps_per_s")
         out["pretrain_steps_per_s"] = pretrain_steps_per_s(cfg, sampler, sizes)
