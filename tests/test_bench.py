@@ -149,3 +149,19 @@ def test_xla_is_timed_in_a_fresh_process_without_op_determinism(tmp_path):
     overrides = ["budget=tiny", f"runs_root={tmp_path}", "trainer.jit_compile=true", "trainer.deterministic=false"]
     out = xla_variant(overrides, QUICK)
     assert out["jit_compile"] and out["gan_steps_per_s"] > 0 and out["gan_steps_per_s_without_xla"] > 0
+
+
+def test_analytic_flops_of_reeds_step_count_its_one_d_update_half_batch_of_int_and_s(tiny_cfg):
+    from t2i.sweeps.bench import analytic_flops, forward_flops
+    from t2i.training.run import build_gan
+
+    cfg = tiny_cfg("+ablation=reed_int_cls")
+    gan = build_gan(cfg, None)
+    g, d, s = (forward_flops(n) for n in (gan.generator, gan.discriminator, gan.style_encoder))
+    # G's fakes; D trained on real, wrong and fake; G trained on 1.5 batches through D; S: G forward + S trained.
+    per_sample = g + 3 * 3 * d + 1.5 * (3 * g + 2 * d) + g + 3 * s
+    full = analytic_flops(cfg, gan.generator, gan.discriminator, gan.style_encoder)
+    assert full == pytest.approx(cfg.data.batch_size * per_sample)
+    assert analytic_flops(cfg, gan.generator, gan.discriminator) == pytest.approx(
+        full - cfg.data.batch_size * (g + 3 * s)
+    )
