@@ -49,7 +49,7 @@ study-paper: install
 	-$(T2I) sweep '+ablation=$(PAPER_SERIES)' seed=0 budget=paper sweep.name=paper sweep.workers=2 \
 		trainer.threads=1
 	$(T2I) report $(or $(wildcard runs/paper),experiments/paper_budget/runs) -o experiments/paper_budget \
-		--at-epoch 100 --at-epoch 250 --at-epoch 500 --at-epoch 1000 --at-epoch 1500 --keep-runs \
+		--at-epoch 100 --at-epoch 250 --at-epoch 500 --at-epoch 1000 --at-epoch 1500 --keep-runs --findings findings.md \
 		--title 'The paper budget (1,500 epochs)'
 
 # Reed et al.'s claims (conf/study/reed.yaml): the 2x2 on the style data with the hold-out, the Baseline under the
