@@ -12,8 +12,17 @@ import pytest
 
 @pytest.fixture(scope="session", autouse=True)
 def t2i_cache_dir(tmp_path_factory):
-    """Mask tables and pretraining results go to one directory per session, shared by all tests."""
-    path = tmp_path_factory.mktemp("t2i_cache")
+    """Mask tables and pretraining results go to one directory per session, shared by all tests.
+
+    Under xdist each worker has a session of its own; they share one cache (beside their base temporary
+    directories), so a mask table is rendered and a Part 1 trained once for the whole run, not once a worker.
+    Both caches are safe to fill from many processes at once (file locks, atomic renames).
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # no xdist, or -n 0
+        path = tmp_path_factory.mktemp("t2i_cache")
+    else:
+        path = tmp_path_factory.getbasetemp().parent / "t2i_cache"
+        path.mkdir(exist_ok=True)
     mp = pytest.MonkeyPatch()
     mp.setenv("T2I_CACHE_DIR", str(path))
     yield path

@@ -16,6 +16,7 @@ from t2i.config import ConfigError, available, compose_config
 from t2i.data.dataset import TextImageSampler, gan_dataset
 from t2i.data.vocab import char_labels, spec_colours
 from t2i.models.layers import MinibatchDiscrimination
+from t2i.store import part1, rundir
 from t2i.training import callbacks as cb
 from t2i.training import optim, run
 from t2i.training.g_terms import Adversarial
@@ -303,7 +304,8 @@ def _increment_vocab(cfg, request):
 @effect("rnn_init")
 def _rnn_init(cfg, request):
     base = compose_config(["budget=tiny", f"runs_root={cfg.runs_root}"])
-    assert _text_encoder_weights_used(base, request) == "pretrained/text_encoder.weights.h5"
+    pretrained = part1.weights(run.Path("pretrained"), "text_encoder").as_posix()  # pretrained/text_encoder.weights.h5
+    assert _text_encoder_weights_used(base, request) == pretrained
     assert _text_encoder_weights_used(cfg, request) is None
 
 
@@ -483,7 +485,7 @@ def _gan_int(cfg, request):
 
 
 def test_build_gan_loads_text_encoder_weights(base_gan, base_cfg, tmp_path):
-    path = tmp_path / "text_encoder.weights.h5"
+    path = rundir.weights_file(tmp_path, "text_encoder")
     base_gan.text_encoder.save_weights(path)
     gan = build_gan(base_cfg, path)
     for a, b in zip(base_gan.text_encoder.get_weights(), gan.text_encoder.get_weights()):
@@ -576,7 +578,6 @@ def _d_train(cfg, request):
     """D learns against Part 1's converged G, which never moves: g_loss 0, the MAE constant, G = Part 1's."""
     import pandas as pd
 
-    from t2i.store import part1
     from t2i.training.pretrain import ensure_pretrained
     from t2i.training.run import train
 
@@ -586,7 +587,7 @@ def _d_train(cfg, request):
     df = pd.read_csv(f"{cfg.run_dir}/metrics.csv")
     assert (df["g_loss"] == 0).all() and df["mae"].nunique() == 1
     g = build_gan(cfg, None, part1.weights(ensure_pretrained(cfg, verbose=False), "generator")).generator
-    trained = build_gan(cfg, None, f"{cfg.run_dir}/checkpoints/generator.weights.h5").generator
+    trained = build_gan(cfg, None, rundir.weights_file(f"{cfg.run_dir}/checkpoints", "generator")).generator
     for a, b in zip(g.get_weights(), trained.get_weights()):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ConfigError, match="needs model.generator.latent_dim=0"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,22 +15,27 @@ from typer.testing import CliRunner
 from t2i.cli import app
 from t2i.data import render
 from t2i.data.vocab import COLOURS, DIGITS, encode_chars, encode_spec, spec_text
+from t2i.store import rundir
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("runs")
-    with pytest.MonkeyPatch.context() as mp:
-        # Before composing: the config reads the cache location from the environment.
-        mp.setenv("T2I_CACHE_DIR", str(tmp / "cache"))
-        from t2i.config import compose_config
-        from t2i.training.run import train
+def trained(tmp_path_factory, t2i_cache_dir):
+    """The tiny baseline, trained once; its Part 1 and mask table come from the session's shared cache."""
+    from t2i.config import compose_config
+    from t2i.training.run import train
 
-        cfg = compose_config(["budget=tiny", f"runs_root={tmp}", "trainer.verbose=false"])
-        train(cfg)
-        yield tmp / "baseline" / "seed=0"
+    tmp = tmp_path_factory.mktemp("runs")
+    cfg = compose_config(["budget=tiny", f"runs_root={tmp}", "trainer.verbose=false"])
+    assert cfg.cache_dir == str(t2i_cache_dir)
+    train(cfg)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def run_dir(trained):
+    return Path(trained.run_dir)
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +129,7 @@ def test_generate_output_paths(run_dir, tmp_path):
 def test_missing_and_corrupt_weights(run_dir, tmp_path):
     copy = tmp_path / "run"
     shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("tensorboard", "samples", "state.npz"))
-    weights = copy / "checkpoints" / "generator.weights.h5"
+    weights = rundir.weights_file(copy / "checkpoints", "generator")
     weights.write_bytes(weights.read_bytes()[:500])  # a torn write
     assert "corrupt" in invoke_error("generate", copy, "12")
     assert "corrupt" in invoke_error("evaluate", copy)
@@ -131,8 +137,11 @@ def test_missing_and_corrupt_weights(run_dir, tmp_path):
     assert "missing weights file" in invoke_error("generate", copy, "12")
 
 
-def test_pretrained_cache_entry_generates(run_dir, tmp_path):
-    (entry,) = (run_dir.parents[1] / "cache" / "pretrain").glob("*/")
+def test_pretrained_cache_entry_generates(trained, tmp_path):
+    from t2i.store import part1
+
+    entry = part1.entry(trained)  # the run's Part 1, in the shared cache
+    assert part1.is_entry(entry)
     out = tmp_path / "pre.png"
     result = runner.invoke(app, ["generate", str(entry), "55", "-o", str(out)])
     assert result.exit_code == 0, result.output
@@ -184,12 +193,12 @@ def test_evaluate_errors_match_independent_computation(run_dir, evaluation):
         assert float(r["mae"]) == pytest.approx(np.abs(fake - reference).mean(), abs=0.01)
 
 
-def test_nearest_renders(run_dir):
+def test_nearest_renders(trained):
     """The nearest-render search on two colour pairs: true images, a swapped one, and a brute-force check."""
     from t2i.analysis.evaluation import nearest_renders
     from t2i.data.dataset import TextImageSampler
 
-    sampler = TextImageSampler(10, 32, run_dir.parents[1] / "cache")
+    sampler = TextImageSampler(10, 32, trained.cache_dir)
     pair = np.tile(np.arange(100), 2).astype(np.int32)
     bg = np.repeat([COLOURS.index("black"), COLOURS.index("white")], 100).astype(np.int32)
     fg = np.repeat([COLOURS.index("red"), COLOURS.index("blue")], 100).astype(np.int32)

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from t2i.analysis.report import Options, build_report
 from t2i.analysis.welch import welch_p_value
 from t2i.cli import app
+from t2i.store import rundir
 
 COLOURS = ["blue", "green", "red", "cyan", "magenta", "yellow", "black", "white"]
 DEAD_PID = 2**22 + 12345  # above Linux's pid_max default: no such process
@@ -282,8 +283,8 @@ def untrained_run(cfg) -> Path:
     weights = locate(run).weights_dir
     weights.mkdir(parents=True)
     m = cfg.model
-    build_text_encoder(m.text_encoder).save_weights(weights / "text_encoder.weights.h5")
-    build_generator(m.generator, m.text_encoder.features).save_weights(weights / "generator.weights.h5")
+    build_text_encoder(m.text_encoder).save_weights(rundir.weights_file(weights, "text_encoder"))
+    build_generator(m.generator, m.text_encoder.features).save_weights(rundir.weights_file(weights, "generator"))
     return run
 
 

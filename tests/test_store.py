@@ -44,7 +44,7 @@ def test_a_part1_entry_is_read_and_written_through_its_owner(tmp_path, monkeypat
     source = locate(entry)
     assert source.kind == "pretrained" and source.cache_dir == tmp_path / "cache"
     assert source.cfg.data.vocab_size == cfg.pretrain.vocab_size and source.cfg.model.generator.latent_dim == 0
-    assert source.weights_file("text_encoder") == entry / "text_encoder.weights.h5"
+    assert source.weights_file("text_encoder") == part1.weights(entry, "text_encoder")
     assert part1.read_result(entry)["mae"] == 0.05
 
     copy = tmp_path / "copied" / entry.name  # an entry kept outside a cache: mask tables from the default
@@ -165,7 +165,7 @@ def test_the_committed_checkpoints_restore(run, tmp_path):
     gan = build_gan(cfg, None)
     assert state.RunCheckpoint(gan, copy).restore() == rundir.checkpoint_epoch(run)
     g = build_generator(cfg.model.generator, cfg.model.text_encoder.features)
-    g.load_weights(run / "checkpoints" / "generator.weights.h5")
+    g.load_weights(rundir.weights_file(run / "checkpoints", "generator"))
     assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(g.weights, gan.generator.weights, strict=True))
 
 

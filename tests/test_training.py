@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from t2i.cli import app
 from t2i.config import ConfigError, compose_config
+from t2i.store import rundir
 
 TIMING = ["seconds", "images_per_s"]
 
@@ -33,13 +34,21 @@ def metrics(run_dir) -> pd.DataFrame:
     return pd.read_csv(Path(run_dir) / "metrics.csv").drop(columns=TIMING)
 
 
-def test_train_writes_run_directory(tmp_path):
+@pytest.fixture(scope="module")
+def three_epochs(tmp_path_factory):
+    """The tiny baseline for 3 epochs (traced step), trained once for the tests that read it and leave it as is:
+    its root, its config and train()'s status."""
     from t2i.training.run import train
 
-    cfg = tiny(tmp_path, "trainer.epochs=3")
-    status = train(cfg)
+    root = tmp_path_factory.mktemp("three_epochs")
+    cfg = tiny(root, "trainer.epochs=3")
+    return root, cfg, train(cfg)
+
+
+def test_train_writes_run_directory(three_epochs):
+    root, cfg, status = three_epochs
     run = Path(cfg.run_dir)
-    assert run == tmp_path / "baseline" / "seed=0"
+    assert run == root / "baseline" / "seed=0"
     df = pd.read_csv(run / "metrics.csv")
     assert list(df["epoch"]) == [0, 1, 2]
     for col in ("mae", "mse", "mae_train", "g_loss", "d0_fake_loss", "d2_mismatched_acc", "seconds", "images_per_s"):
@@ -53,7 +62,8 @@ def test_train_writes_run_directory(tmp_path):
         "epoch_0002.png",
         "epoch_0003.png",
     ]
-    assert (run / "checkpoints" / "generator.weights.h5").exists()
+    for network in ("text_encoder", "generator", "discriminator"):  # what `t2i generate` and resume read
+        assert rundir.weights_file(run / "checkpoints", network).exists(), network
     assert (run / "checkpoints" / "resume" / "ckpt-3.index").exists()  # the resume state, holding epoch 3
     # G is frozen during the D-only warm-up epoch and trained after it.
     assert df["g_loss"].iloc[0] == 0 and df["g_loss"].iloc[1] > 0
@@ -173,12 +183,13 @@ def test_killed_run_resumes_to_the_uninterrupted_curve(tmp_path):
 
 
 def test_pretraining_is_cached_and_shared(tmp_path, capsys):
+    from t2i.store import part1
     from t2i.store.part1 import entry as cache_entry
     from t2i.training.pretrain import ensure_pretrained
 
     cfg = tiny(tmp_path, "pretrain.epochs=2")
     entry = ensure_pretrained(cfg, verbose=False)
-    assert (entry / "text_encoder.weights.h5").exists() and (entry / "metrics.csv").exists()
+    assert part1.weights(entry, "text_encoder").exists() and (entry / "metrics.csv").exists()
     stamp = (entry / "result.json").stat().st_mtime_ns
     assert ensure_pretrained(tiny(tmp_path, "pretrain.epochs=2", "seed=5", "+ablation=mbd")) == entry
     assert (entry / "result.json").stat().st_mtime_ns == stamp
