@@ -11,6 +11,15 @@ the fast mask path (within 0.0074 of the reference renderer per pixel, see t2i/d
 Readability: an image is readable when, among the true renders of *all* pairs of the vocabulary in its
 colours, the nearest by L1 is its own target (ties count as readable). The confusion list counts the
 (target -> nearest) pairs of the unreadable ones.
+
+Runs whose texts have no single true image are scored as Reed et al. claim (t2i/analysis/reed_measures.py):
+- the style data (data.spec=text_colour): G reads "color <fg>"; a sample's MAE is to the nearest of its text's
+  eight renders, whose background stands for the sample's in every per-background number and in readability;
+  under a hold-out a text is unseen when its character pair is held out. "reed" adds background coverage, style
+  transfer, the disentangling AUC and S's loss (the last three None for a run without S).
+- the unconditional GAN (gan.conditional=false): reed_measures.UNCONDITIONAL_SAMPLES samples (at most), each
+  scored against the nearest render of any combination, whose pair and colours stand for its own;
+  readability is None (there is no target), "unconditional" counts the distinct combinations covered.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from t2i.data.holdout import HOLDOUTS
-from t2i.data.vocab import COLOURS, FULL_ALPHABET, char_tokens, spec_tokens
+from t2i.data.vocab import COLOURS, FULL_ALPHABET, UNNAMED, char_tokens, spec_tokens
 
 DEFAULT_SAMPLES = 20_000
 SAMPLE_SEED = 0
@@ -33,6 +42,10 @@ TRUTH_BATCH = 512
 # Rows x candidates per L1 distance call: bounds the memory of [rows, candidates, pixels] if XLA does not fuse.
 _PAIRS_PER_CALL = 1 << 15
 N_COLOURS = len(COLOURS)
+# The result of a run on the style data or of the unconditional GAN carries "version": results of an older
+# version lack the Reed measures (t2i/analysis/reed_measures.py), and the report's cache recomputes them.
+# The reference data's result is as before and carries none.
+EVALUATION_VERSION = 2
 
 
 def select_samples(vocab_size: int, samples: int, seed: int = SAMPLE_SEED):
@@ -256,27 +269,74 @@ def evaluate(run, samples: int = DEFAULT_SAMPLES, output_dir=None, verbose: bool
     from t2i.data.dataset import TextImageSampler
     from t2i.inference import load_model, locate
 
+    from t2i.analysis import reed_measures as reed
+    from t2i.data.dataset import data_spec
+
     started = time.perf_counter()
     source = locate(run)
-    pair, bg, fg, exhaustive = select_samples(source.vocab_size, samples)
     model, cfg, vocab_size = load_model(source)
     sampler = TextImageSampler(vocab_size, int(cfg.data.image_size), source.cache_dir)
-    fake, errors = generate_and_score(model, sampler, pair, bg, fg)
-    pixels = int(np.prod(fake.shape[1:]))
-    slow = len(pair) * vocab_size**2 * pixels > 2e10  # worth a progress line: tens of seconds or more
-    nearest = nearest_renders(fake, sampler, pair, bg, fg, _progress if verbose and slow else None)
     holdout = OmegaConf.select(cfg, "data.holdout", default=None) or "none"
-    result = {
+    conditional = bool(OmegaConf.select(cfg, "gan.conditional", default=True))
+    data = "unconditional" if not conditional else "style" if data_spec(cfg) == "text_colour" else "reference"
+    head = {
         "run": str(Path(run)),
         "vocab_size": vocab_size,
         "image_size": int(cfg.data.image_size),
-        "samples": len(pair),
-        "input_space": vocab_size**2 * N_COLOURS**2,
-        "exhaustive": bool(exhaustive),
-        "sample_seed": None if exhaustive else SAMPLE_SEED,
-        "truth": "fast mask path (t2i.data.render.compose)",
-        **score_breakdown(errors, nearest == pair, pair, bg, fg, nearest, vocab_size, holdout=holdout),
     }
+    if data == "unconditional":
+        # G reads no text: its samples' nearest renders of any combination stand for their texts.
+        n = min(samples, reed.UNCONDITIONAL_SAMPLES)
+        measures, (fake, errors, pair, bg, fg) = reed.unconditional_measures(model, sampler, n, HOLDOUTS[holdout])
+        nearest, exhaustive = pair, False
+        breakdown = score_breakdown(errors, np.ones(n, bool), pair, bg, fg, pair, vocab_size)
+        breakdown.update({k: None for k in breakdown if k.startswith("readability")}, confusions=[])
+        result = {
+            **head,
+            "data": data,
+            "version": EVALUATION_VERSION,
+            "samples": n,
+            "max_samples": reed.UNCONDITIONAL_SAMPLES,
+            "input_space": vocab_size**2 * N_COLOURS**2,
+            "exhaustive": False,
+            "sample_seed": None,
+            "truth": "nearest render of any combination (fast mask path); colours and characters: the nearest's",
+            **breakdown,
+            "unconditional": measures,
+        }
+    else:
+        pair, bg, fg, exhaustive = select_samples(source.vocab_size, samples)
+        if data == "style":
+            # The spec names only the text colour: a sample's bg label picks nothing but its row (and z); its
+            # error is to the nearest of its text's eight renders, whose background stands for its own.
+            chars = _chars(pair, vocab_size)
+            fake = model(char_tokens(chars), spec_tokens(np.full(len(pair), UNNAMED), fg))
+            errors, bg = reed.nearest_background(fake, sampler, chars, fg)
+            bg = bg.astype(np.int32)
+            fake = fake.reshape(len(pair), -1)
+        else:
+            fake, errors = generate_and_score(model, sampler, pair, bg, fg)
+        pixels = int(np.prod(fake.shape[1:]))
+        slow = len(pair) * vocab_size**2 * pixels > 2e10  # worth a progress line: tens of seconds or more
+        nearest = nearest_renders(fake, sampler, pair, bg, fg, _progress if verbose and slow else None)
+        result = {
+            **head,
+            "samples": len(pair),
+            "input_space": vocab_size**2 * N_COLOURS**2,
+            "exhaustive": bool(exhaustive),
+            "sample_seed": None if exhaustive else SAMPLE_SEED,
+            "truth": "fast mask path (t2i.data.render.compose)",
+            **score_breakdown(
+                errors, nearest == pair, pair, bg, fg, nearest, vocab_size, holdout="none" if data == "style" else holdout
+            ),
+        }
+        if data == "style":
+            if HOLDOUTS[holdout] is not None:  # a style-data text is unseen when its character pair is held out
+                unseen = HOLDOUTS[holdout].pair_mask(vocab_size)[pair]
+                result = {"holdout": holdout, **seen_unseen(errors, nearest == pair, unseen), **result}
+            result = {**head, "data": data, "version": EVALUATION_VERSION, **result}
+            result["truth"] = "nearest of the text's eight renders (one per background; fast mask path)"
+            result["reed"] = reed.style_measures(model, sampler, HOLDOUTS[holdout])
     result["seconds"] = round(time.perf_counter() - started, 2)
     out_dir = Path(output_dir) if output_dir is not None else source.root
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -284,12 +344,61 @@ def evaluate(run, samples: int = DEFAULT_SAMPLES, output_dir=None, verbose: bool
     paths = [out_dir / "evaluation.json", *write_tables(out_dir, result, pair, bg, fg, errors, nearest, vocab_size)]
     how = "all inputs" if exhaustive else f"uniform sample, seed {SAMPLE_SEED}"
     title = f"{source.root}: {len(pair)} samples ({how}), MAE {result['mae']:.4f}"
-    plot(out_dir / "evaluation.png", result, f"{title}, readability {result['readability']:.3f}")
+    if result["readability"] is not None:
+        title += f", readability {result['readability']:.3f}"
+    plot(out_dir / "evaluation.png", result, title)
     result["files"] = [str(p) for p in [*paths, out_dir / "evaluation.png"]]
     return result
 
 
+def _reed_lines(result: dict) -> list[str]:
+    """The Reed measures of a style-data or unconditional result, readably."""
+    if result.get("data") == "unconditional":
+        u = result["unconditional"]
+        lines = [
+            f"unconditional GAN: {u['samples']} samples, MAE to the nearest render of any text {u['mae']:.4f}",
+            f"  distinct nearest texts {u['distinct_texts']} of {u['texts']} ({u['distinct_texts_share']:.3f}); "
+            + f"character pairs {u['distinct_pairs']} of {u['pairs']}, "
+            + f"colour pairs {u['distinct_colour_pairs']} of {u['colour_pairs']}",
+        ]
+        if u.get("nearest_unseen_share") is not None:
+            lines.append(f"  nearest text held out of training: {u['nearest_unseen_share']:.3f} of samples")
+        return lines
+    r = result.get("reed")
+    if not r:
+        return []
+    c = r["coverage"]
+    lines = [
+        "Reed et al.'s measures (style data):",
+        f"  background coverage: {c['distinct_mean']:.2f} of {c['backgrounds']} backgrounds per text "
+        + f"({c['share']:.3f}; {c['texts']} texts x {c['draws']} z, min {c['distinct_min']}, max {c['distinct_max']})",
+    ]
+    if "seen" in c:
+        lines.append(f"    seen texts {_fmt(c['seen']['distinct_mean'], 2)}   unseen {_fmt(c['unseen']['distinct_mean'], 2)}")
+    t, a, s = r["style_transfer"], r["style_auc"], r["style_loss"]
+    if t is None:
+        lines.append("  style transfer, AUC, S loss: none (the run has no style encoder S)")
+        return lines
+    rz = t["random_z"]
+    lines += [
+        f"  style transfer G(S(x_a), h(t_b)) ({t['queries']} queries x {t['targets_per_query']} texts): "
+        + f"MAE to t_b in x_a's background {t['mae']:.4f} (random z {rz['mae']:.4f}), "
+        + f"background kept {t['background_match']:.3f} (random z {rz['background_match']:.3f}, "
+        + f"chance {t['chance_background_match']:.3f})",
+        f"  disentangling: ROC AUC of cos(S(x_i), S(x_j)), same vs different background {_fmt(a['auc'], 3)} "
+        + f"({a['pairs']} pairs of {a['images']} renders)",
+        f"  S loss on the final G: mean ||z - S(G(z, h))||^2 = {s['loss']:.4f} ({s['samples']} z, z of {s['latent_dim']} dims)",
+    ]
+    return lines
+
+
 def format_table(result: dict, worst: int = 5) -> str:
+    if result.get("data") == "unconditional":
+        lines = [f"{result['samples']} samples in {result['seconds']}s", *_reed_lines(result), ""]
+        lines.append(f"{'colour':<8} {'MAE as bg':>10} {'as text':>8}  (of the nearest renders' colours)")
+        for c in COLOURS:
+            lines.append(f"{c:<8} {_fmt(result['mae_per_background'][c]):>10} {_fmt(result['mae_per_text_colour'][c]):>8}")
+        return "\n".join(lines)
     space, seed = result["input_space"], result["sample_seed"]
     how = "all inputs" if result["exhaustive"] else f"uniform sample of {space}, seed {seed}"
     lines = [
@@ -316,4 +425,6 @@ def format_table(result: dict, worst: int = 5) -> str:
             "most frequent confusions: "
             + "  ".join(f"{x['target']}->{x['nearest']} ({x['count']})" for x in result["confusions"][:worst])
         )
-    return "\n".join(lines)
+    if result.get("data") == "style":
+        lines[1] += "   (MAE to the nearest of the text's eight renders; bg: that render's)"
+    return "\n".join([*lines, *_reed_lines(result)])

@@ -4,7 +4,9 @@ per-character tables.
 A run's evaluation is cached in RUN/evaluation/ and a Part 1 generator's in RUNS_DIR/part1/<cache entry>/
 (with its result.json), so the report's inputs all live below RUNS_DIR. A cached evaluation is reused while
 it is newer than the model's weights and used the same number of samples; where the weights are gone (kept
-records of runs), the cached one is all there is and is used as it is.
+records of runs), the cached one is all there is and is used as it is. A style-data or unconditional run's
+result must also carry today's "version" (t2i/analysis/evaluation.py's EVALUATION_VERSION, bumped whenever
+its result dict changes), else it is evaluated again.
 """
 
 from __future__ import annotations
@@ -49,8 +51,31 @@ def cached(model_dir: Path, out_dir: Path, samples: int | None) -> dict | None:
         return result
     if path.stat().st_mtime < max(w.stat().st_mtime for w in weights):
         return None  # the model changed since
-    wanted = None if samples is None else min(samples, result.get("input_space", samples))
+    if result.get("version") != _version_wanted(model_dir):
+        return None  # from an older `t2i evaluate`, without the measures today's has for this run's data
+    # The unconditional GAN draws at most max_samples, however many were asked for.
+    limit = min(result.get("input_space", math.inf), result.get("max_samples", math.inf))
+    wanted = None if samples is None else min(samples, limit)
     return result if wanted in (None, result.get("samples")) else None
+
+
+def _version_wanted(model_dir: Path) -> int | None:
+    """The evaluation version a model's result must have: EVALUATION_VERSION for a run on the style data or of
+    the unconditional GAN (the Reed measures), None (no version key) for the reference data's, unchanged."""
+    from omegaconf import OmegaConf
+
+    from t2i.analysis.evaluation import EVALUATION_VERSION
+
+    config = model_dir / "config.yaml"
+    if not config.exists():  # a Part 1 cache entry: the reference data
+        return None
+    try:
+        cfg = OmegaConf.load(config)
+    except Exception:  # unreadable: evaluate will say why
+        return EVALUATION_VERSION
+    style = (OmegaConf.select(cfg, "data.spec", default=None) or "full") == "text_colour"
+    unconditional = not OmegaConf.select(cfg, "gan.conditional", default=True)
+    return EVALUATION_VERSION if style or unconditional else None
 
 
 def _evaluation(model_dir: Path, out_dir: Path, samples: int, compute: bool, progress, what: str) -> dict | None:
