@@ -359,9 +359,13 @@ def validate(cfg: DictConfig) -> None:
         if problem:
             raise ConfigError(problem)
     if not cfg.gan.conditional and cfg.model.generator.latent_dim == 0:
-        raise ConfigError("gan.conditional=false needs a latent z (model.generator.latent_dim > 0): G has no other input")
+        raise ConfigError(
+            "gan.conditional=false needs a latent z (model.generator.latent_dim > 0): G has no other input"
+        )
     if not cfg.gan.conditional and cfg.gan.d_step == "matching_aware" and cfg.gan.cls_weight > 0:
-        raise ConfigError("gan.cls_weight > 0 shows D images under wrong texts, but gan.conditional=false shows no text")
+        raise ConfigError(
+            "gan.cls_weight > 0 shows D images under wrong texts, but gan.conditional=false shows no text"
+        )
     if cfg.model.style_encoder and cfg.model.generator.latent_dim == 0:
         raise ConfigError("model.style_encoder needs a latent z (model.generator.latent_dim > 0): S maps images to z")
     if cfg.data.image_size not in (32, 64, 128):

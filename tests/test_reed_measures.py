@@ -44,7 +44,8 @@ def style_sampler(t2i_cache_dir):
 
 class StandIn:
     """A model of the InferenceModel interface whose G draws the true render of its text in the background
-    `background(z)`; its S (if `style`) outputs the one-hot of an image's background (read off a pixel that always shows it)."""
+    `background(z)`; its S (if `style`) outputs the one-hot of an image's background (read off a pixel that
+    always shows it)."""
 
     latent_distribution = "normal"
 
@@ -55,8 +56,11 @@ class StandIn:
         pairs = np.stack(np.divmod(np.arange(100), 10), axis=1).astype(np.int32)
         renders = sampler.images(pairs, np.zeros(100, np.int32), np.full(100, 2, np.int32)).numpy()
         blue = sampler.images(pairs[:1], [0], [0]).numpy()[0]  # text colour = background: the blank
-        self.pixel = tuple(np.argwhere(np.all(np.abs(renders - blue[None]).sum(-1) < 1e-3, axis=0)
-                                       & (np.abs(blue - 1).sum(-1) > 1e-3))[0])
+        self.pixel = tuple(
+            np.argwhere(
+                np.all(np.abs(renders - blue[None]).sum(-1) < 1e-3, axis=0) & (np.abs(blue - 1).sum(-1) > 1e-3)
+            )[0]
+        )
         blanks = sampler.images(np.zeros((N, 2), np.int32), np.arange(N), np.arange(N)).numpy()
         self.colours = blanks[:, self.pixel[0], self.pixel[1]]
 
@@ -134,7 +138,11 @@ def test_the_unconditional_measures_find_the_nearest_of_every_text(sampler):
             return images + np.random.default_rng(0).normal(0, 0.01, images.shape).astype(np.float32)
 
     u, (_, errors, pair, bg, fg) = reed.unconditional_measures(Renders(), sampler, samples=4)
-    assert pair.tolist() == rows[:, 0].tolist() and bg.tolist() == rows[:, 1].tolist() and fg.tolist() == rows[:, 2].tolist()
+    assert (
+        pair.tolist() == rows[:, 0].tolist()
+        and bg.tolist() == rows[:, 1].tolist()
+        and fg.tolist() == rows[:, 2].tolist()
+    )
     assert u["distinct_texts"] == 3 and u["texts"] == 6400 and u["distinct_pairs"] == 3 and u["pairs"] == 100
     assert u["distinct_colour_pairs"] == 3 and u["mae"] == pytest.approx(errors.mean()) and 0 < u["mae"] < 0.02
 
@@ -147,7 +155,9 @@ def test_the_evaluation_of_a_style_run(result):
         assert 0 < result[part]["mae"] < 2
     r = result["reed"]
     c = r["coverage"]
-    assert 1 <= c["distinct_min"] <= c["distinct_mean"] <= c["distinct_max"] <= 8 and c["share"] == c["distinct_mean"] / 8
+    assert (
+        1 <= c["distinct_min"] <= c["distinct_mean"] <= c["distinct_max"] <= 8 and c["share"] == c["distinct_mean"] / 8
+    )
     assert sum(c["nearest_background_share"].values()) == pytest.approx(1.0)
     t = r["style_transfer"]
     assert 0 < t["mae"] < 2 and 0 <= t["background_match"] <= 1 and t["nearest_mae"] <= t["mae"]
@@ -179,3 +189,34 @@ def test_an_old_cached_style_evaluation_is_evaluated_again(style_run, result, tm
     assert ev.cached(Path(style_run), out, 400) is None
     (out / "evaluation.json").write_text(json.dumps(result))
     assert ev.cached(Path(style_run), out, 400) is not None
+
+
+def test_the_reports_reed_table_means_each_measure_over_seeds_and_leaves_missing_ones_out():
+    from pathlib import Path
+
+    from t2i.analysis.report import cached_evaluations as cev
+
+    def result(auc, loss):
+        return {
+            "reed": {
+                "coverage": {"distinct_mean": 4.0},
+                "style_transfer": None
+                if auc is None
+                else {"mae": 0.2, "background_match": 0.5, "random_z": {"background_match": 0.125}},
+                "style_auc": None if auc is None else {"auc": auc},
+                "style_loss": None if loss is None else {"loss": loss},
+            }
+        }
+
+    found = [
+        cev.Evaluation("a", "A", 0, Path("."), result(0.6, 1.0)),
+        cev.Evaluation("a", "A", 1, Path("."), result(0.8, 3.0)),
+        cev.Evaluation("b", "B", 0, Path("."), result(None, None)),
+        cev.Evaluation("ref", "Ref", 0, Path("."), {"mae": 0.1}),
+    ]
+    table = cev.reed_table(found)
+    assert table["series"].tolist() == ["A", "B"]
+    a, b = table.iloc[0], table.iloc[1]
+    assert a["seeds"] == 2 and a["style AUC"] == "0.700" and a["S loss"] == "2.000" and a["coverage (of 8)"] == "4.000"
+    assert b["style AUC"] == "—" and b["transfer MAE"] == "—" and b["coverage (of 8)"] == "4.000"
+    assert cev.reed_table(found[3:]).empty

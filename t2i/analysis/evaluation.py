@@ -266,11 +266,9 @@ def evaluate(run, samples: int = DEFAULT_SAMPLES, output_dir=None, verbose: bool
     """Score the model in `run` and write evaluation.json/.png and CSVs; returns the JSON's content."""
     from omegaconf import OmegaConf
 
-    from t2i.data.dataset import TextImageSampler
-    from t2i.inference import load_model, locate
-
     from t2i.analysis import reed_measures as reed
-    from t2i.data.dataset import data_spec
+    from t2i.data.dataset import TextImageSampler, data_spec
+    from t2i.inference import load_model, locate
 
     started = time.perf_counter()
     source = locate(run)
@@ -327,7 +325,14 @@ def evaluate(run, samples: int = DEFAULT_SAMPLES, output_dir=None, verbose: bool
             "sample_seed": None if exhaustive else SAMPLE_SEED,
             "truth": "fast mask path (t2i.data.render.compose)",
             **score_breakdown(
-                errors, nearest == pair, pair, bg, fg, nearest, vocab_size, holdout="none" if data == "style" else holdout
+                errors,
+                nearest == pair,
+                pair,
+                bg,
+                fg,
+                nearest,
+                vocab_size,
+                holdout="none" if data == "style" else holdout,
             ),
         }
         if data == "style":
@@ -374,7 +379,9 @@ def _reed_lines(result: dict) -> list[str]:
         + f"({c['share']:.3f}; {c['texts']} texts x {c['draws']} z, min {c['distinct_min']}, max {c['distinct_max']})",
     ]
     if "seen" in c:
-        lines.append(f"    seen texts {_fmt(c['seen']['distinct_mean'], 2)}   unseen {_fmt(c['unseen']['distinct_mean'], 2)}")
+        lines.append(
+            f"    seen texts {_fmt(c['seen']['distinct_mean'], 2)}   unseen {_fmt(c['unseen']['distinct_mean'], 2)}"
+        )
     t, a, s = r["style_transfer"], r["style_auc"], r["style_loss"]
     if t is None:
         lines.append("  style transfer, AUC, S loss: none (the run has no style encoder S)")
@@ -387,7 +394,8 @@ def _reed_lines(result: dict) -> list[str]:
         + f"chance {t['chance_background_match']:.3f})",
         f"  disentangling: ROC AUC of cos(S(x_i), S(x_j)), same vs different background {_fmt(a['auc'], 3)} "
         + f"({a['pairs']} pairs of {a['images']} renders)",
-        f"  S loss on the final G: mean ||z - S(G(z, h))||^2 = {s['loss']:.4f} ({s['samples']} z, z of {s['latent_dim']} dims)",
+        f"  S loss on the final G: mean ||z - S(G(z, h))||^2 = {s['loss']:.4f} "
+        + f"({s['samples']} z, z of {s['latent_dim']} dims)",
     ]
     return lines
 
@@ -397,7 +405,9 @@ def format_table(result: dict, worst: int = 5) -> str:
         lines = [f"{result['samples']} samples in {result['seconds']}s", *_reed_lines(result), ""]
         lines.append(f"{'colour':<8} {'MAE as bg':>10} {'as text':>8}  (of the nearest renders' colours)")
         for c in COLOURS:
-            lines.append(f"{c:<8} {_fmt(result['mae_per_background'][c]):>10} {_fmt(result['mae_per_text_colour'][c]):>8}")
+            lines.append(
+                f"{c:<8} {_fmt(result['mae_per_background'][c]):>10} {_fmt(result['mae_per_text_colour'][c]):>8}"
+            )
         return "\n".join(lines)
     space, seed = result["input_space"], result["sample_seed"]
     how = "all inputs" if result["exhaustive"] else f"uniform sample of {space}, seed {seed}"

@@ -90,5 +90,7 @@ def interpolation_figure(model, vocab_size: int, path: Path, texts=INTERPOLATE, 
         rows.append(list(model.from_features_and_z(np.repeat(feats[None], steps, axis=0), zs)))
         labels.append(f"{c} {fg} fixed")
     cols = [f"{a:.2f}" for a in alpha[:, 0]]
-    title = f"top: text {texts[0][0]} {texts[0][1]} -> {texts[1][0]} {texts[1][1]}, z fixed; bottom: z moves, text fixed"
+    title = (
+        f"top: text {texts[0][0]} {texts[0][1]} -> {texts[1][0]} {texts[1][1]}, z fixed; bottom: z moves, text fixed"
+    )
     return _grid(path, rows, labels, cols, title)

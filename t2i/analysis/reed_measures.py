@@ -119,7 +119,9 @@ def background_coverage(model, sampler, holdout=None, texts: int = COVERAGE_TEXT
         "distinct_min": int(distinct.min()),
         "distinct_max": int(distinct.max()),
         # how often each background is the nearest, over all draws
-        "nearest_background_share": dict(zip(COLOURS, (np.bincount(bg.ravel(), minlength=N_COLOURS) / bg.size).tolist())),
+        "nearest_background_share": dict(
+            zip(COLOURS, (np.bincount(bg.ravel(), minlength=N_COLOURS) / bg.size).tolist())
+        ),
     }
     if holdout is not None:
         unseen = holdout.pair_mask(vocab_size)[chars[:, 0] * vocab_size + chars[:, 1]]
@@ -188,7 +190,12 @@ def style_auc(model, sampler, images: int = AUC_IMAGES):
     i, j = np.triu_indices(images, k=1)
     similarity = np.einsum("nd,nd->n", unit[i], unit[j])
     same = bg[i] == bg[j]
-    return {"images": images, "pairs": len(i), "same_background_pairs": int(same.sum()), "auc": roc_auc(similarity, same)}
+    return {
+        "images": images,
+        "pairs": len(i),
+        "same_background_pairs": int(same.sum()),
+        "auc": roc_auc(similarity, same),
+    }
 
 
 def style_loss(model, sampler, samples: int = STYLE_LOSS_SAMPLES):

@@ -115,7 +115,11 @@ class TextImageSampler:
         "bg" and "fg" [B] (what an evaluation of the style data needs, whose spec does not name bg)."""
         vocab_size = self.vocab_size if vocab_size is None else vocab_size
         chars, bg, fg = self.draw_labels(seed, batch, vocab_size, everything)
-        out = {"chars": vocab.char_tokens(chars), "spec": spec_ids(*self._named(bg, fg)), "images": self.images(chars, bg, fg)}
+        out = {
+            "chars": vocab.char_tokens(chars),
+            "spec": spec_ids(*self._named(bg, fg)),
+            "images": self.images(chars, bg, fg),
+        }
         if labels:
             out.update(pairs=chars, bg=bg, fg=fg)
         return out
@@ -125,9 +129,7 @@ class TextImageSampler:
         [N, 8, size, size, 3] (the style data's true images of a text)."""
         n = tf.shape(fg)[0]
         bgs = tf.tile(tf.range(N_COLOURS)[None], [n, 1])
-        flat = self.images(
-            tf.repeat(chars, N_COLOURS, axis=0), tf.reshape(bgs, [-1]), tf.repeat(fg, N_COLOURS, axis=0)
-        )
+        flat = self.images(tf.repeat(chars, N_COLOURS, axis=0), tf.reshape(bgs, [-1]), tf.repeat(fg, N_COLOURS, axis=0))
         return tf.reshape(flat, [n, N_COLOURS, self.image_size, self.image_size, 3])
 
 

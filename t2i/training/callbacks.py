@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from t2i import images
 from t2i.data.dataset import vocab_at_epoch
-from t2i.data.vocab import char_labels, spec_colours
+from t2i.data.vocab import char_labels
 from t2i.inference import InferenceModel
 from t2i.store import rundir
 

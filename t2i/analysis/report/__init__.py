@@ -104,6 +104,7 @@ def build_report(runs_dir, out_dir=None, options: Options = Options(), progress=
         mae_at=mae_at,
         at_epochs=options.at_epochs,
         evaluations=table,
+        reed=evaluations.reed_table(found),
         samples=options.samples,
         grids=grids,
         evaluation_figure=figure,

@@ -139,6 +139,41 @@ def _part1_entries(runs: Sequence[Run]) -> list[Path]:
 # --- tables ------------------------------------------------------------------------------------------------
 
 
+# Reed et al.'s measures as the report's table shows them: column -> path into a style run's result["reed"].
+REED_COLUMNS = {
+    "coverage (of 8)": ("coverage", "distinct_mean"),
+    "transfer MAE": ("style_transfer", "mae"),
+    "background kept": ("style_transfer", "background_match"),
+    "kept, random z": ("style_transfer", "random_z", "background_match"),
+    "style AUC": ("style_auc", "auc"),
+    "S loss": ("style_loss", "loss"),
+}
+
+
+def _dig(d, path):
+    for key in path:
+        if not isinstance(d, dict) or d.get(key) is None:
+            return None
+        d = d[key]
+    return d
+
+
+def reed_table(evaluations: Sequence[Evaluation]) -> pd.DataFrame:
+    """One row per series with Reed et al.'s measures (style-data runs: t2i/analysis/reed_measures.py), means
+    over the evaluated seeds; "—" where a run cannot have one (no S). Empty when no run has them."""
+    rows = []
+    for series in dict.fromkeys(e.series for e in evaluations):
+        runs = [e for e in evaluations if e.series == series and e.result.get("reed")]
+        if not runs:
+            continue
+        row = {"series": runs[0].label, "seeds": len(runs)}
+        for column, path in REED_COLUMNS.items():
+            values = [v for v in (_dig(e.result["reed"], path) for e in runs) if v is not None]
+            row[column] = f"{sum(values) / len(values):.3f}" if values else "—"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def long_table(evaluations: Sequence[Evaluation]) -> pd.DataFrame:
     """Every number of every evaluation, one per row: series, label, seed, samples, quantity, key, value."""
     rows = []

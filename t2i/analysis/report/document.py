@@ -35,6 +35,7 @@ class Page:
     plan: Study | None = None
     findings: str | None = None
     records: str | None = None  # the directory of kept run records, relative to the page
+    reed: pd.DataFrame | None = None  # cached_evaluations.reed_table(): Reed et al.'s measures of style runs
 
 
 def render(page: Page) -> str:
@@ -60,6 +61,7 @@ def render(page: Page) -> str:
         _samples(page),
         "## Evaluation: colours and characters",
         _evaluation(page),
+        _reed(page),
     ]
     return "\n\n".join(p.strip() for p in parts if p) + "\n"
 
@@ -173,6 +175,23 @@ def _samples(page: Page) -> str:
         label = labels[name]
         lines.append(f"\n**{kind}: {label}** (final MAE {finals[name]:.4f})\n\n![{kind}: {label}]({file})")
     return "\n".join(lines)
+
+
+def _reed(page: Page) -> str:
+    if page.reed is None or page.reed.empty:
+        return ""
+    return "\n\n".join(
+        [
+            "## Reed et al.'s measures (style data)",
+            "`t2i evaluate` of the style runs (t2i/analysis/reed_measures.py), means over seeds. *Coverage*: distinct "
+            "backgrounds (of 8) that G draws for a text over 32 z (1: mode collapse). *Transfer*: "
+            "G(S(x_a), h(t_b)) against t_b's render in x_a's background, its MAE and the share whose nearest "
+            "background is x_a's (with a random z instead of S(x_a), and chance 1/8, beside). *Style AUC*: ROC AUC "
+            "of the cosine similarity of S(x_i) and S(x_j) for same vs different backgrounds (Reed et al.'s "
+            "disentangling measure, with the style known). *S loss*: mean ||z - S(G(z, h))||^2 on the final G.",
+            markdown_table(page.reed),
+        ]
+    )
 
 
 def _evaluation(page: Page) -> str:
