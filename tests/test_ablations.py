@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 from t2i import losses
 from t2i.config import ConfigError, available, compose_config
-from t2i.data.dataset import TextImageSampler, gan_dataset
+from t2i.data.dataset import SPECS, TextImageSampler, gan_dataset
 from t2i.data.vocab import char_labels, spec_colours
 from t2i.models.layers import MinibatchDiscrimination
 from t2i.store import part1, rundir
@@ -73,6 +73,7 @@ class _AnyVocabSampler(TextImageSampler):
     def __init__(self):
         self.vocab_size, self.image_size = 62, 32
         self.holdout = None
+        self.spec, self._named = "full", SPECS["full"]
         self.masks = tf.zeros((62 * 62, 32, 32, 2))
         self.colours = tf.zeros((8, 3))
 
@@ -592,3 +593,42 @@ def _d_train(cfg, request):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ConfigError, match="needs model.generator.latent_dim=0"):
         tiny(cfg.runs_root, "+ablation=[d_train,latent]")
+
+
+@effect("style")
+def _style(cfg, request):
+    """The spec names only the text colour: its background tokens are padding; the true images are unchanged."""
+    assert cfg.data.spec == "text_colour" and cfg.pretrain.max_mae == 2.0
+    sampler = request.getfixturevalue("sampler")
+    styled = TextImageSampler(10, 32, cfg.cache_dir, spec="text_colour")
+    seed = tf.constant([3, 4], tf.int64)
+    a, b = sampler.batch(seed, 16), styled.batch(seed, 16)
+    np.testing.assert_array_equal(a["images"], b["images"])
+    assert (np.asarray(b["spec"])[:, :2] == 0).all() and (np.asarray(a["spec"])[:, :2] != 0).all()
+
+
+@effect("unseen")
+def _unseen(cfg, request):
+    """Training never draws a held-out pair: the hold-out reaches the GAN's batches."""
+    from t2i.data import holdout
+
+    held = holdout.of(cfg)
+    assert cfg.data.holdout == "unseen" and held is not None
+    sampler = TextImageSampler(10, 32, cfg.cache_dir, held)
+    element = _element(sampler, cfg)
+    chars = np.asarray(element["g"]["chars"]) - 1
+    assert not held.pair_mask(10)[chars[:, 0] * 10 + chars[:, 1]].any()
+
+
+@effect("dcgan")
+def _dcgan(cfg, request):
+    """G and D never see the text: the features are zeros, so G's image does not depend on the text."""
+    gan = build_gan(cfg, None)
+    assert not cfg.gan.conditional and cfg.gan.cls_weight == 0 and gan.latent_dim == 100
+    chars = tf.constant([[1, 2], [5, 9]], tf.int32)
+    spec = tf.constant([[1, 2, 3, 4], [1, 5, 3, 6]], tf.int32)
+    feats = gan.text_encoder([chars, spec], training=False).numpy()
+    assert (feats == 0).all()
+    same_z = gan.generate(tf.constant(np.repeat(feats[:1], 2, axis=0)), tf.constant([0, 1])).numpy()
+    other = gan.generate(tf.constant(feats), tf.constant([0, 1])).numpy()
+    np.testing.assert_array_equal(same_z, other)
