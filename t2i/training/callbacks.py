@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from t2i import images
 from t2i.data.dataset import vocab_at_epoch
-from t2i.data.vocab import char_labels
+from t2i.data.vocab import COLOURS, char_labels
 from t2i.inference import InferenceModel
 from t2i.store import rundir
 
@@ -114,8 +114,9 @@ class Evaluation(keras.callbacks.Callback):
         if holdout is not None and (truths is None or truths.ndim == 5):
             pairs = char_labels(np.asarray(evalset["chars"]))
             bg, fg = np.asarray(evalset["bg"]), np.asarray(evalset["fg"])
-            self.unseen = holdout.unseen(pairs, bg, fg, vocab_size)
-            if truths is not None:
+            if truths is None:
+                self.unseen = holdout.unseen(pairs, bg, fg, vocab_size)
+            else:  # a style text names no background: only its character pair can be unseen
                 self.unseen = holdout.pair_mask(vocab_size)[pairs[:, 0] * vocab_size + pairs[:, 1]]
 
     def on_train_begin(self, logs=None):
@@ -154,7 +155,7 @@ def true_images_of(cfg, sampler, evalset):
 
     if not cfg.gan.conditional:
         n = sampler.vocab_size
-        rows = np.array(list(itertools.product(range(n), range(n), range(8), range(8))), np.int32)
+        rows = np.array(list(itertools.product(range(n), range(n), range(len(COLOURS)), range(len(COLOURS)))), np.int32)
         return sampler.images(tf.constant(rows[:, :2]), tf.constant(rows[:, 2]), tf.constant(rows[:, 3])).numpy()
     if data_spec(cfg) == "full":
         return None
