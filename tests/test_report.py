@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -308,3 +310,133 @@ def test_a_finished_run_is_evaluated_once_then_read_from_its_cache(tiny_cfg, tmp
     # Another sample count needs a new evaluation.
     build_report(tmp_path, tmp_path / "out", Options(samples=100), progress=messages.append)
     assert json.loads(cache.read_text())["samples"] == 100
+    assert "Reed et al.'s figures" not in page and not list((tmp_path / "out").glob("reed_*"))  # not style data
+
+
+# --- Reed et al.'s figures of a style run with S ---------------------------------------------------------------
+
+# series -> (label, {seed: final MAE}, data, has S); in the default order: reed_cls+style, reed_gan+style, ...
+STYLE_SWEEP = {
+    "reed_cls+style": ("GAN-CLS Style", {0: 0.3, 1: 0.2}, "style", True),
+    "reed_gan+style": ("GAN Style", {0: 0.1}, "style", False),  # no S: no figures, however good
+    "reed_int_cls": ("GAN-INT-CLS", {0: 0.1}, None, True),  # the reference's data: no figures
+    "reed_int_cls+style": ("GAN-INT-CLS Style", {0: 0.5, 1: 0.4, 2: 0.45}, "style", True),
+}
+
+
+def write_style_sweep(root: Path, sweep=STYLE_SWEEP) -> None:
+    """Finished runs with cached evaluations that say whether each is a style run with S (no weights)."""
+    for name, (label, seeds, data, has_s) in sweep.items():
+        for seed, mae in seeds.items():
+            run = root / name / f"seed={seed}"
+            (run / "evaluation").mkdir(parents=True)
+            (run / "config.yaml").write_text(f"name: {name}\nlabel: '{label}'\nseed: {seed}\ntrainer: {{epochs: 2}}\n")
+            (run / "metrics.csv").write_text(f"epoch,mae\n0,0.9\n1,{mae}\n")
+            (run / "status.json").write_text(json.dumps({"status": "done"}))
+            result = {**evaluation(mae, "red"), "data": data, "reed": {"has_style_encoder": has_s} if data else None}
+            (run / "evaluation" / "evaluation.json").write_text(json.dumps({k: v for k, v in result.items() if v}))
+
+
+def test_the_figures_are_of_reeds_full_model_else_the_first_style_series_with_s(tmp_path):
+    from t2i.analysis.report.cached_evaluations import evaluate_runs
+    from t2i.analysis.report.style_figures import choose
+    from t2i.analysis.runs import find_runs, group
+
+    def chosen(sweep):
+        root = tmp_path / f"sweep of {len(sweep)}"
+        write_style_sweep(root, sweep)
+        series = group(find_runs(root), [])
+        found = choose(series, evaluate_runs(series, root, 100, False, lambda m: None))
+        return None if found is None else (found[0].name, found[0].seed)
+
+    assert chosen(STYLE_SWEEP) == ("reed_int_cls+style", 1)  # the lowest final MAE of its seeds
+    others = {k: v for k, v in STYLE_SWEEP.items() if k != "reed_int_cls+style"}
+    assert chosen(others) == ("reed_cls+style", 1)
+    assert chosen({k: STYLE_SWEEP[k] for k in ("reed_gan+style", "reed_int_cls")}) is None
+
+
+def test_the_figures_are_kept_with_the_records_and_never_lost_where_the_model_is_gone(tmp_path):
+    runs, out = tmp_path / "sweep", tmp_path / "report"
+    write_style_sweep(runs)
+    out.mkdir()
+    (out / "reed_interpolation_reed_cls+style.png").write_bytes(b"an older report's choice")
+    cache = runs / "reed_int_cls+style" / "seed=1" / "evaluation"
+    for kind in ("style_transfer", "interpolation"):
+        (cache / f"reed_{kind}.png").write_bytes(kind.encode())  # drawn after the evaluation: current
+    options = Options(at_epochs=(2,), evaluate=False, keep_runs=True)
+    page = build_report(runs, out, options, progress=lambda m: None).read_text()
+    part = sections(page)["Reed et al.'s figures (style data)"]
+    assert "**GAN-INT-CLS Style (`reed_int_cls+style`), seed 1**: the series of Reed's full model" in part
+    assert "lowest final MAE (0.4000)" in part
+    assert (
+        "](reed_style_transfer_reed_int_cls+style.png)" in part
+        and "](reed_interpolation_reed_int_cls+style.png)" in part
+    )
+    assert (out / "reed_style_transfer_reed_int_cls+style.png").read_bytes() == b"style_transfer"
+    assert not (out / "reed_interpolation_reed_cls+style.png").exists()  # stale
+    kept = out / "runs" / "reed_int_cls+style" / "seed=1" / "evaluation"
+    assert (kept / "reed_interpolation.png").read_bytes() == b"interpolation"
+
+    # From the records, with evaluation on: nothing to load, the kept figures are shown as they were.
+    again = Options(at_epochs=(2,), keep_runs=True)
+    assert (
+        sections(build_report(out / "runs", out, again, progress=lambda m: None).read_text())[
+            "Reed et al.'s figures (style data)"
+        ]
+        == part
+    )
+    # Without them, the model cannot be loaded to draw them again: the report's copies stay and are shown.
+    for path in kept.glob("reed_*.png"):
+        path.unlink()
+    messages: list[str] = []
+    page = build_report(out / "runs", out, again, progress=messages.append).read_text()
+    assert any("Reed et al.'s figures of" in m and "not drawn" in m for m in messages)
+    assert (out / "reed_style_transfer_reed_int_cls+style.png").read_bytes() == b"style_transfer"
+    assert sections(page)["Reed et al.'s figures (style data)"] == part
+
+
+def test_without_evaluation_the_figures_are_shown_as_drawn_and_no_tensorflow_is_imported(tmp_path):
+    write_style_sweep(tmp_path / "sweep")
+    for kind in ("style_transfer", "interpolation"):
+        (tmp_path / "sweep" / "reed_int_cls+style" / "seed=1" / "evaluation" / f"reed_{kind}.png").write_bytes(b"")
+    code = (
+        "import sys; from t2i.analysis.report import Options, build_report; "
+        f"build_report({str(tmp_path / 'sweep')!r}, {str(tmp_path / 'out')!r}, "
+        "Options(at_epochs=(2,), evaluate=False), progress=lambda m: None); print('tensorflow' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False"]
+    assert "](reed_interpolation_reed_int_cls+style.png)" in (tmp_path / "out" / "README.md").read_text()
+
+
+def test_a_report_without_a_style_run_with_s_has_no_reed_figure(report):
+    assert "Reed et al.'s figures" not in report["page"] and not list(report["out"].glob("reed_*"))
+
+
+@pytest.fixture(scope="module")
+def style_run(tmp_path_factory, t2i_cache_dir):
+    """One tiny trained run of Reed's full model with S on the style data (random text encoder: no Part 1)."""
+    from t2i.config import compose_config
+    from t2i.training.run import train
+
+    root = tmp_path_factory.mktemp("style_runs")
+    overrides = ["+ablation=[reed_int_cls,style]", "budget=tiny", "trainer.epochs=1", "trainer.run_eagerly=true"]
+    cfg = compose_config([*overrides, "gan.text_encoder_init=random", "trainer.verbose=false", f"runs_root={root}"])
+    train(cfg)
+    return root
+
+
+def test_the_report_draws_reeds_figures_of_a_style_run_with_s(style_run, tmp_path):
+    from matplotlib.image import imread
+
+    options = Options(at_epochs=(1,), samples=64, keep_runs=True)
+    page = build_report(style_run, tmp_path, options, progress=lambda m: None).read_text()
+    part = sections(page)["Reed et al.'s figures (style data)"]
+    assert "**GAN-INT-CLS Style (`reed_int_cls+style`), seed 0**" in part
+    for kind, rows, columns in (("style_transfer", 4, 6), ("interpolation", 5, 8)):
+        name = f"reed_{kind}_reed_int_cls+style.png"
+        assert f"]({name})" in part
+        image = imread(tmp_path / name)
+        # One cell of 32 pixels or more per image, and not blank.
+        assert image.shape[0] > 32 * rows and image.shape[1] > 32 * columns and image.std() > 0.05
+        assert (tmp_path / "runs" / "reed_int_cls+style" / "seed=0" / "evaluation" / f"reed_{kind}.png").exists()

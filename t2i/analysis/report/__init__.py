@@ -2,7 +2,8 @@
 
 The page shows what was run, the MAE figure, MAE at set epochs, the summary table with Welch tests against
 the baseline, sample grids of the best and the worst series, every finished run's evaluation per colour and
-per character, and the wall time and software. Progress goes to stderr.
+per character, Reed et al.'s measures and figures of style runs, and the wall time and software. Progress goes
+to stderr.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from t2i.analysis.mae_figure import plot_mae
 from t2i.analysis.plots import read_runs
 from t2i.analysis.report import cached_evaluations as evaluations
-from t2i.analysis.report import provenance, records, samples
+from t2i.analysis.report import provenance, records, samples, style_figures
 from t2i.analysis.report.document import Page, render
 from t2i.analysis.runs import AnalysisError, group
 from t2i.analysis.summary import mae_at_epochs, series_table, write_summary
@@ -91,9 +92,11 @@ def build_report(runs_dir, out_dir=None, options: Options = Options(), progress=
             path.unlink()
     grids, grid_files = _sample_grids(series, summary, out)
     figure, figure_files = _evaluation_figure(found, out)
+    # Drawing needs the model, so TensorFlow: only with evaluation on; else the figures already there show.
+    reed_figures, reed_files = style_figures.reed_figures(series, found, out, options.evaluate, progress)
 
     if options.keep_runs and runs_dir.resolve() != (out / "runs").resolve():
-        kept = records.keep_runs(runs, runs_dir, out / "runs", grid_files + figure_files)
+        kept = records.keep_runs(runs, runs_dir, out / "runs", grid_files + figure_files + reed_files)
         progress(f"kept the records of {kept} finished runs in {out / 'runs'}")
     page = Page(
         title=options.title or f"Report: {runs_dir.resolve().name}",
@@ -105,6 +108,7 @@ def build_report(runs_dir, out_dir=None, options: Options = Options(), progress=
         at_epochs=options.at_epochs,
         evaluations=table,
         reed=evaluations.reed_table(found),
+        reed_figures=reed_figures,
         samples=options.samples,
         grids=grids,
         evaluation_figure=figure,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from t2i.analysis.report import cached_evaluations as ev
+from t2i.analysis.report.style_figures import FULL_MODEL, Shown
 from t2i.analysis.runs import Series
 from t2i.analysis.summary import NOTES, mae_at_epochs_cells, markdown_table
 from t2i.sweeps.study import Study
@@ -36,6 +37,7 @@ class Page:
     findings: str | None = None
     records: str | None = None  # the directory of kept run records, relative to the page
     reed: pd.DataFrame | None = None  # cached_evaluations.reed_table(): Reed et al.'s measures of style runs
+    reed_figures: Shown | None = None  # the style run whose Reed et al. figures are in the report's directory
 
 
 def render(page: Page) -> str:
@@ -62,6 +64,7 @@ def render(page: Page) -> str:
         "## Evaluation: colours and characters",
         _evaluation(page),
         _reed(page),
+        _reed_figures(page.reed_figures),
     ]
     return "\n\n".join(p.strip() for p in parts if p) + "\n"
 
@@ -155,7 +158,7 @@ def _run_notes(page: Page) -> str:
     lines.append(f"- Software and machine of this report (runs do not record theirs): {versions}; {s['machine']}.")
     if page.records:
         lines.append(
-            "- Finished runs' records (config, status, metrics, evaluation, and the sample grids shown here) are "
+            "- Finished runs' records (config, status, metrics, evaluation, and the figures shown here) are "
             f"kept in [{page.records}/]({page.records}/): `t2i report` regenerates this page from them where the "
             "runs themselves are gone, and copied back into a runs directory they make a sweep skip those runs."
         )
@@ -190,6 +193,34 @@ def _reed(page: Page) -> str:
             "of the cosine similarity of S(x_i) and S(x_j) for same vs different backgrounds (Reed et al.'s "
             "disentangling measure, with the style known). *S loss*: mean ||z - S(G(z, h))||^2 on the final G.",
             markdown_table(page.reed),
+        ]
+    )
+
+
+def _reed_figures(shown: Shown | None) -> str:
+    if shown is None:
+        return ""
+    why = (
+        "the series of Reed's full model (GAN-INT-CLS)"
+        if shown.full_model
+        else f"the first series with a style encoder S on the style data (no series of `{FULL_MODEL}` has one)"
+    )
+    mae = f"{shown.final_mae:.4f}" if math.isfinite(shown.final_mae) else "—"
+    what, alt = f"{shown.label} (`{shown.series}`), seed {shown.seed}", f"{shown.label}, seed {shown.seed}"
+    return "\n\n".join(
+        [
+            "## Reed et al.'s figures (style data)",
+            f"Of **{what}**: {why}, its seed with the lowest final MAE ({mae}). Drawn by "
+            "t2i/analysis/reed_figures.py from the run's model; the inputs are true renders, so each query's "
+            "background (its style) is known.",
+            "*Style transfer* (the paper's Figure 6): each row is a query image, the true render of a text in a "
+            "known background (first column), then G(S(query), h(text)) for each column's text. A transfer that "
+            "works keeps the row's background and draws the column's characters in the column's colour.",
+            f"![style transfer of {alt}]({shown.file('style_transfer')})",
+            "*Interpolation* (its Figure 5): in the top rows z is fixed (one draw per row) while the text features "
+            "move from the first text to the second; in the bottom rows the text is fixed (one per row) while z "
+            "moves from one draw to another.",
+            f"![interpolation of {alt}]({shown.file('interpolation')})",
         ]
     )
 

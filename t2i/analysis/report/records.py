@@ -18,7 +18,8 @@ RECORD = (CONFIG, STATUS, METRICS, f"{CACHE}/{RESULT}")
 
 def keep_runs(runs: Sequence[Run], runs_dir: Path, dest: Path, shown: Iterable[Path] = ()) -> int:
     """Copy each finished run's RECORD files, Part 1's evaluations and the files the report shows (a sample
-    grid, an evaluation figure) into `dest`, mirroring `runs_dir`; returns the number of runs kept."""
+    grid, an evaluation figure, Reed et al.'s figures) into `dest`, mirroring `runs_dir`; returns the number of
+    runs kept."""
     files = [r.path / name for r in runs if r.status.get("status") == "done" for name in RECORD]
     files += [p for name in (part1.RESULT, RESULT) for p in (runs_dir / PART1).glob(f"*/{name}")]
     for source in [*files, *shown]:

@@ -1,0 +1,123 @@
+"""Reed et al.'s two figures (t2i/analysis/reed_figures.py) of one style run with a style encoder S, for the report.
+
+The run is chosen among the evaluated ones whose `t2i evaluate` result says "style data, has S" (the decision
+evaluation.py and reed_measures.py made from the run's config): in the series of Reed's full model (GAN-INT-CLS)
+if it has one, else in the first such series in series order; within it the seed with the lowest final MAE.
+Its figures are drawn into its evaluation directory beside evaluation.json, and redrawn only when older than
+that (which the report recomputes whenever the weights change), so `--keep-runs` keeps them with the records
+and a page regenerated from them, where the weights are gone, shows them again. The report shows copies.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from t2i.analysis.report.cached_evaluations import RESULT, Evaluation
+from t2i.analysis.runs import Run, Series
+
+FULL_MODEL = "reed_int_cls"  # Reed's GAN-INT-CLS: the ablation whose series the figures prefer
+KINDS = ("style_transfer", "interpolation")
+PATTERNS = tuple(f"reed_{kind}_*.png" for kind in KINDS)  # the copies in the report's directory
+
+
+@dataclass(frozen=True)
+class Shown:
+    series: str
+    label: str
+    seed: int | None
+    final_mae: float
+    full_model: bool  # chosen as the series of Reed's full model, not as the first style series with S
+
+    def file(self, kind: str) -> str:
+        """The copy's name in the report's directory."""
+        return f"reed_{kind}_{self.series}.png"
+
+
+def has_style_encoder(result: dict) -> bool:
+    """Whether an evaluation is of a run on the style data whose model has S (what the figures need)."""
+    return result.get("data") == "style" and bool((result.get("reed") or {}).get("has_style_encoder"))
+
+
+def _is_full_model(series: str) -> bool:
+    return FULL_MODEL in series.split("+")  # a series' name joins its ablations with "+" (t2i/config.py)
+
+
+def _by_final_mae(run: Run) -> tuple:
+    mae = run.final_mae
+    return (math.isnan(mae), 0.0 if math.isnan(mae) else mae, run.seed is None, run.seed or 0)
+
+
+def choose(series: Sequence[Series], found: Sequence[Evaluation]) -> tuple[Run, Evaluation] | None:
+    """The run (and its evaluation) whose figures the report shows; None without a style run with S."""
+    runs = {(name, run.seed): run for name, members in series for run in members}
+    candidates = [
+        (runs[e.series, e.seed], e) for e in found if (e.series, e.seed) in runs and has_style_encoder(e.result)
+    ]
+    if not candidates:
+        return None
+    names = list(dict.fromkeys(e.series for _, e in candidates))  # `found` is in series order
+    name = next((n for n in names if _is_full_model(n)), names[0])
+    return min((c for c in candidates if c[1].series == name), key=lambda c: _by_final_mae(c[0]))
+
+
+def _cached(directory: Path) -> dict[str, Path]:
+    return {kind: directory / f"reed_{kind}.png" for kind in KINDS}
+
+
+def _fresh(files: dict[str, Path], directory: Path) -> bool:
+    """Whether every figure was drawn after the evaluation beside it, i.e. from the weights it evaluated."""
+    result = (directory / RESULT).stat().st_mtime
+    return all(f.exists() and f.stat().st_mtime >= result for f in files.values())
+
+
+def _draw(run: Run, files: dict[str, Path]) -> None:
+    """Draw both figures of the run's model into `files`; t2i.inference.ModelLoadError where it cannot load."""
+    from t2i.analysis.reed_figures import interpolation_figure, style_transfer_figure
+    from t2i.inference import load_model
+
+    model, cfg, vocab_size = load_model(run.path)
+    style_transfer_figure(model, vocab_size, int(cfg.data.image_size), files["style_transfer"])
+    interpolation_figure(model, vocab_size, files["interpolation"])
+
+
+def _remove_stale(out: Path, shown: Shown | None) -> None:
+    """Delete the copies of other series' figures; the chosen series' stay until replaced, so a figure whose
+    model can no longer be loaded is not lost."""
+    keep = {shown.file(kind) for kind in KINDS} if shown else set()
+    for pattern in PATTERNS:
+        for path in out.glob(pattern):
+            if path.name not in keep:
+                path.unlink()
+
+
+def reed_figures(
+    series: Sequence[Series], found: Sequence[Evaluation], out: Path, draw: bool, progress: Callable[[str], None]
+) -> tuple[Shown | None, list[Path]]:
+    """Put the chosen run's figures into `out`, drawing them first where `draw` and they are missing or older than
+    its evaluation: (what is shown, None if nothing; the run's figure files, for --keep-runs)."""
+    chosen = choose(series, found)
+    if chosen is None:
+        _remove_stale(out, None)
+        return None, []
+    run, evaluation = chosen
+    shown = Shown(run.name, run.label, run.seed, run.final_mae, _is_full_model(run.name))
+    _remove_stale(out, shown)
+    files = _cached(evaluation.directory)
+    if draw and not _fresh(files, evaluation.directory):
+        from t2i.inference import ModelLoadError
+
+        progress(f"drawing Reed et al.'s figures of {run.path}")
+        try:
+            _draw(run, files)
+        except ModelLoadError as exc:  # e.g. kept records without weights: what was drawn before stays
+            progress(f"Reed et al.'s figures of {run.path}: not drawn ({exc})")
+    if _fresh(files, evaluation.directory):
+        for kind, source in files.items():
+            shutil.copy(source, out / shown.file(kind))
+    if not all((out / shown.file(kind)).exists() for kind in KINDS):
+        return None, []
+    return shown, [f for f in files.values() if f.exists()]
