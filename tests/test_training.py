@@ -45,6 +45,17 @@ def three_epochs(tmp_path_factory):
     return root, cfg, train(cfg)
 
 
+@pytest.fixture(scope="module")
+def five_epochs(tmp_path_factory):
+    """The same run trained for 5 epochs at once (traced step): the curve that a copy of `three_epochs`
+    continued to 5 epochs, or a killed run resumed, must repeat bit for bit. Tests leave it as it is."""
+    from t2i.training.run import train
+
+    cfg = tiny(tmp_path_factory.mktemp("five_epochs"), "trainer.epochs=5")
+    train(cfg)
+    return cfg
+
+
 def test_train_writes_run_directory(three_epochs):
     root, cfg, status = three_epochs
     run = Path(cfg.run_dir)
@@ -69,14 +80,13 @@ def test_train_writes_run_directory(three_epochs):
     assert df["g_loss"].iloc[0] == 0 and df["g_loss"].iloc[1] > 0
 
 
-def test_same_seed_gives_identical_metrics(tmp_path):
+def test_same_seed_gives_identical_metrics(three_epochs, five_epochs, tmp_path):
+    """Two traced runs of the same seed agree bit for bit: the baseline's first three epochs do not depend on
+    the budget (tests/test_golden.py also compares a traced run with its recorded curve)."""
     from t2i.training.run import train
 
-    a = tiny(tmp_path / "a", "trainer.epochs=3")
-    b = tiny(tmp_path / "b", "trainer.epochs=3")
-    train(a)
-    train(b)
-    pd.testing.assert_frame_equal(metrics(a.run_dir), metrics(b.run_dir), check_exact=True)
+    a = three_epochs[1]
+    pd.testing.assert_frame_equal(metrics(a.run_dir), metrics(five_epochs.run_dir).iloc[:3], check_exact=True)
     # trainer.run_eagerly is for debugging: it must not change the numbers (up to float rounding).
     c = eager(tmp_path / "c", "trainer.epochs=3")
     train(c)
@@ -100,31 +110,34 @@ def test_finished_run_is_skipped_and_a_different_config_is_refused(tmp_path):
     assert (Path(cfg.run_dir) / "metrics.csv").read_text() == before
 
 
-def test_a_finished_run_continues_to_more_epochs_as_if_it_had_run_them_at_once(tmp_path, capsys):
+def test_a_finished_run_continues_to_more_epochs_as_if_it_had_run_them_at_once(
+    three_epochs, five_epochs, tmp_path, capsys
+):
     """The paper budget's runs repeated the default budget's 250 epochs bit for bit; a finished run asked for
     more epochs resumes from its last checkpoint instead, and its curve is the longer run's."""
+    import shutil
+
     from t2i.store.rundir import RunDirError, read_config
     from t2i.training.run import train
 
-    args = ["budget=tiny", "trainer.steps_per_epoch=4"]
-    longer = compose_config([*args, "trainer.epochs=5", f"runs_root={tmp_path / 'at_once'}"])
-    train(longer)
-    short = compose_config([*args, "trainer.epochs=3", f"runs_root={tmp_path / 'extended'}"])
-    assert train(short)["epochs_done"] == 3
+    # A copy of the finished 3-epoch run (runs_root is not part of a run's identity), continued to 5 epochs.
+    short = Path(three_epochs[1].run_dir)
+    extended = tiny(tmp_path / "extended", "trainer.epochs=5")
+    shutil.copytree(short, extended.run_dir)
     capsys.readouterr()
-    status = train(compose_config([*args, "trainer.epochs=5", f"runs_root={tmp_path / 'extended'}"]))
+    status = train(extended)
     # Progress shows the run's best MAE, the first three epochs' included.
-    best_of_three = metrics(short.run_dir)["mae"].iloc[:3].min()
+    best_of_three = metrics(short)["mae"].min()
     first = next(line for line in capsys.readouterr().err.splitlines() if "epoch 4/5" in line)
     assert float(first.split("best ")[1].split()[0]) <= round(best_of_three, 4)
     assert status["outcome"] == "resumed" and status["epochs_done"] == 5
-    pd.testing.assert_frame_equal(metrics(short.run_dir), metrics(longer.run_dir), check_exact=True)
-    assert read_config(short.run_dir).trainer.epochs == 5
+    pd.testing.assert_frame_equal(metrics(extended.run_dir), metrics(five_epochs.run_dir), check_exact=True)
+    assert read_config(extended.run_dir).trainer.epochs == 5
     # What is scaled to the budget (here the decay schedule) changes the first epochs too: another config.
-    decayed = [*args, "+ablation=lr_decay", f"runs_root={tmp_path / 'decay'}"]
-    train(compose_config([*decayed, "trainer.epochs=2", "trainer.run_eagerly=true"]))
+    decayed = ["budget=tiny", "+ablation=lr_decay", f"runs_root={tmp_path / 'decay'}", "trainer.run_eagerly=true"]
+    train(compose_config([*decayed, "trainer.epochs=2"]))
     with pytest.raises(RunDirError, match="different config.*decay_every"):
-        train(compose_config([*decayed, "trainer.epochs=10", "trainer.run_eagerly=true"]))
+        train(compose_config([*decayed, "trainer.epochs=10"]))
 
 
 def test_a_run_held_by_another_process_is_refused_and_left_alone(tmp_path):
@@ -158,28 +171,26 @@ def _wait_for_epochs(run_dir: Path, n: int, proc, timeout=240):
     raise TimeoutError
 
 
-def test_killed_run_resumes_to_the_uninterrupted_curve(tmp_path):
+def test_killed_run_resumes_to_the_uninterrupted_curve(five_epochs, tmp_path):
     from t2i.store.rundir import read_status
     from t2i.training.run import train
 
-    args = ["budget=tiny", "trainer.epochs=6", "trainer.steps_per_epoch=4"]
-    reference = compose_config([*args, f"runs_root={tmp_path / 'ref'}"])
-    train(reference)
-
-    overrides = [*args, f"runs_root={tmp_path / 'killed'}"]
+    # five_epochs' config in another root; killed as soon as its first epoch is checkpointed, four epochs early.
+    overrides = ["budget=tiny", "trainer.epochs=5", f"runs_root={tmp_path / 'killed'}"]
     run_dir = Path(compose_config(overrides).run_dir)
     proc = subprocess.Popen([sys.executable, "-m", "t2i.cli", "train", *overrides], stderr=subprocess.DEVNULL)
-    _wait_for_epochs(run_dir, 3, proc)
+    _wait_for_epochs(run_dir, 1, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     killed = json.loads((run_dir / "status.json").read_text())
     assert killed["status"] == "running"  # it could not say otherwise
+    assert 1 <= killed["epochs_done"] < 5
     assert read_status(run_dir)["status"] == "interrupted"  # but its process is gone
     assert killed["minutes"] > 0  # the training time of its checkpointed epochs is kept
 
     status = train(compose_config(overrides))
-    assert status["status"] == "done" and status["epochs_done"] == 6 and status["minutes"] > killed["minutes"]
-    pd.testing.assert_frame_equal(metrics(run_dir), metrics(reference.run_dir))
+    assert status["status"] == "done" and status["epochs_done"] == 5 and status["minutes"] > killed["minutes"]
+    pd.testing.assert_frame_equal(metrics(run_dir), metrics(five_epochs.run_dir))
 
 
 def test_pretraining_is_cached_and_shared(tmp_path, capsys):
