@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 # Before anything imports TensorFlow.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -50,3 +51,18 @@ def sampler(t2i_cache_dir):
     from t2i.data.dataset import TextImageSampler
 
     return TextImageSampler(10, 32, t2i_cache_dir)
+
+
+@pytest.fixture(scope="session")
+def style_run(tmp_path_factory, t2i_cache_dir):
+    """One tiny trained run of Reed's full model with S on the style data, for the tests that read it and leave
+    it as it is. Eager steps and a random text encoder (no Part 1): what these tests check is what a style run
+    writes and how the commands read it, not what it learned."""
+    from t2i.config import compose_config
+    from t2i.training.run import train
+
+    root = tmp_path_factory.mktemp("style_runs")
+    overrides = ["+ablation=[reed_int_cls,style]", "budget=tiny", "trainer.epochs=1", "trainer.run_eagerly=true"]
+    cfg = compose_config([*overrides, "gan.text_encoder_init=random", "trainer.verbose=false", f"runs_root={root}"])
+    train(cfg)
+    return Path(cfg.run_dir)

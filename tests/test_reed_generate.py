@@ -4,7 +4,6 @@ through S from a true render on --bg; the one-line errors (exit 2, nothing writt
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,20 +14,6 @@ from typer.testing import CliRunner
 from t2i.cli import app
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def style_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("runs")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("T2I_CACHE_DIR", str(tmp / "cache"))  # before composing: the config reads it
-        from t2i.config import compose_config
-        from t2i.training.run import train
-
-        overrides = ["+ablation=[reed_int_cls,style]", "budget=tiny", "trainer.epochs=1", f"runs_root={tmp}"]
-        cfg = compose_config([*overrides, "trainer.verbose=false"])
-        train(cfg)
-        yield Path(cfg.run_dir)
 
 
 def png_size(path):

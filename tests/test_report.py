@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -413,30 +414,21 @@ def test_a_report_without_a_style_run_with_s_has_no_reed_figure(report):
     assert "Reed et al.'s figures" not in report["page"] and not list(report["out"].glob("reed_*"))
 
 
-@pytest.fixture(scope="module")
-def style_run(tmp_path_factory, t2i_cache_dir):
-    """One tiny trained run of Reed's full model with S on the style data (random text encoder: no Part 1)."""
-    from t2i.config import compose_config
-    from t2i.training.run import train
-
-    root = tmp_path_factory.mktemp("style_runs")
-    overrides = ["+ablation=[reed_int_cls,style]", "budget=tiny", "trainer.epochs=1", "trainer.run_eagerly=true"]
-    cfg = compose_config([*overrides, "gan.text_encoder_init=random", "trainer.verbose=false", f"runs_root={root}"])
-    train(cfg)
-    return root
-
-
 def test_the_report_draws_reeds_figures_of_a_style_run_with_s(style_run, tmp_path):
     from matplotlib.image import imread
 
     options = Options(at_epochs=(1,), samples=64, keep_runs=True)
-    page = build_report(style_run, tmp_path, options, progress=lambda m: None).read_text()
+    runs = tmp_path / "runs"  # a copy: the report writes the run's evaluation into it
+    shutil.copytree(style_run, runs / style_run.parent.name / style_run.name)
+    page = build_report(runs, tmp_path / "report", options, progress=lambda m: None).read_text()
     part = sections(page)["Reed et al.'s figures (style data)"]
     assert "**GAN-INT-CLS Style (`reed_int_cls+style`), seed 0**" in part
     for kind, rows, columns in (("style_transfer", 4, 6), ("interpolation", 5, 8)):
         name = f"reed_{kind}_reed_int_cls+style.png"
         assert f"]({name})" in part
-        image = imread(tmp_path / name)
+        image = imread(tmp_path / "report" / name)
         # One cell of 32 pixels or more per image, and not blank.
         assert image.shape[0] > 32 * rows and image.shape[1] > 32 * columns and image.std() > 0.05
-        assert (tmp_path / "runs" / "reed_int_cls+style" / "seed=0" / "evaluation" / f"reed_{kind}.png").exists()
+        assert (
+            tmp_path / "report" / "runs" / "reed_int_cls+style" / "seed=0" / "evaluation" / f"reed_{kind}.png"
+        ).exists()
