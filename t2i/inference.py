@@ -16,10 +16,9 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from t2i.store import part1
+from t2i.store import part1, weights
 from t2i.store.rundir import weights_file, with_added_keys
 
-NETWORKS = ("text_encoder", "generator")
 G_BATCH = 512
 
 
@@ -82,7 +81,7 @@ def locate(path) -> ModelSource:
         return ModelSource("run", path, path / "checkpoints", _read_run_config(path / "config.yaml"))
     if part1.is_entry(path):
         return ModelSource("pretrained", path, path, _read_pretrained_config(path))
-    if (path.parent / "config.yaml").exists() and any((path / f"{n}.weights.h5").exists() for n in NETWORKS):
+    if (path.parent / "config.yaml").exists() and weights.listed(path):
         return ModelSource("checkpoints", path.parent, path, _read_run_config(path.parent / "config.yaml"))
     raise ModelLoadError(
         f"{path} is not a t2i run directory (no config.yaml), a run's checkpoints/ directory, "

@@ -2,6 +2,8 @@
 
 - The Part 1 cache entry is read and written through t2i/store/part1.py; the cache directory's default is
   t2i.config.default_cache_dir alone.
+- Weight files are named, written and listed by t2i/store/weights.py, with the names older runs and Part 1
+  entries have.
 - The resume checkpoint holds every variable the GAN has, found by walking it, and refuses by name a checkpoint
   that lacks one; the committed in-progress checkpoints still restore.
 - A key added to the schema with `added(as_before=...)` keeps recorded runs the same config; a key missing
@@ -65,6 +67,33 @@ def entries_written(entry: Path, needs: dict) -> list[Path]:
         directory.mkdir(parents=True)
         part1.write_result(directory, {"mae": 0.05, "epochs": 2, "needs": needs})
     return part1.entries(entry.parent.parent)
+
+
+# --- weight files ---------------------------------------------------------------------------------------------
+
+
+def test_weight_files_keep_their_names_and_a_crash_leftover_is_not_one(tmp_path):
+    from t2i.inference import ModelLoadError, locate
+    from t2i.store import weights
+
+    ckpt = tmp_path / "run" / "checkpoints"
+    ckpt.mkdir(parents=True)
+    OmegaConf.save(compose_config(["budget=tiny"]), ckpt.parent / rundir.CONFIG)
+    # The names every run directory and Part 1 entry on disk has: never to change.
+    assert rundir.weights_file(ckpt, "generator") == ckpt / "generator.weights.h5"
+    assert part1.weights(tmp_path, "text_encoder") == tmp_path / "text_encoder.weights.h5"
+    assert weights.temporary(ckpt, "generator") == ckpt / "generator.tmp.weights.h5"
+    with pytest.raises(ValueError, match="Part 1 has no network 'discriminator'"):
+        part1.weights(tmp_path, "discriminator")
+
+    (ckpt / "generator.tmp.weights.h5").touch()  # what a crash while saving leaves
+    assert weights.listed(ckpt) == []
+    with pytest.raises(ModelLoadError, match="not a t2i run directory"):
+        locate(ckpt)
+    for network in ("text_encoder", "generator"):
+        rundir.weights_file(ckpt, network).touch()
+    assert weights.listed(ckpt) == [ckpt / "generator.weights.h5", ckpt / "text_encoder.weights.h5"]
+    assert locate(ckpt).kind == "checkpoints"
 
 
 # --- the checkpoint holds every variable of the model ------------------------------------------------------

@@ -1,1 +1,1 @@
-"""Run directories, checkpoints, locks and the Part 1 cache: every on-disk format has one owner here."""
+"""Run directories, checkpoints, weight files, locks and the Part 1 cache: every on-disk format has one owner here."""

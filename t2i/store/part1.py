@@ -4,14 +4,15 @@ This module is the only one that knows an entry's layout; the trainer, `t2i pret
 
     <cache_dir>/pretrain/<digest>/      digest: sha256 of needs(cfg), what the pretrained encoder depends on
         result.json                     held-out MAE, the epoch of the weights kept, recoveries, ..., `needs`
-        text_encoder.weights.h5         the best held-out weights: what a run's text encoder starts from
-        generator.weights.h5            Part 1's generator (no z: held at zero), for `generate` and `evaluate`
+        <text_encoder weights>          the best held-out weights: what a run's text encoder starts from
+        <generator weights>             Part 1's generator (no z: held at zero), for `generate` and `evaluate`
         metrics.csv                     one row per epoch (`pixel_mae`, `heldout_mae`; no `mae`)
     <cache_dir>/pretrain/<digest>.lock        held while one process trains the entry
     <cache_dir>/pretrain/<digest>.rejected/   a result that failed its check, kept for inspection
     <cache_dir>/pretrain/.tmp-*/              an entry being written; renamed into place when complete
 
-The mask tables (t2i/data/render.py) sit beside pretrain/ in <cache_dir>.
+The weight files are named as a run's checkpoints/ names them (t2i/store/weights.py). The mask tables
+(t2i/data/render.py) sit beside pretrain/ in <cache_dir>.
 """
 
 from __future__ import annotations
@@ -24,9 +25,13 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from t2i.store import weights as weight_files
+
 SUBDIR = "pretrain"
 RESULT = "result.json"
 METRICS = "metrics.csv"
+# Part 1 trains a text encoder and a supervised generator only: no discriminator, no style encoder (cf. a run's
+# rundir.WEIGHT_NETWORKS).
 NETWORKS = ("text_encoder", "generator")
 FORMAT = 3  # 3: best held-out weights, divergence recovery. A new format gets new entries (it is in the key).
 
@@ -101,7 +106,7 @@ def weights(entry_dir, network: str) -> Path:
     """The weights file of one of NETWORKS."""
     if network not in NETWORKS:
         raise ValueError(f"Part 1 has no network {network!r} (it has {', '.join(NETWORKS)})")
-    return Path(entry_dir) / f"{network}.weights.h5"
+    return weight_files.file(entry_dir, network)
 
 
 def metrics_path(entry_dir) -> Path:

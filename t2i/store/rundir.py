@@ -3,7 +3,7 @@ read config, status, metrics and checkpoint positions through here, so they agre
 
 A run directory holds config.yaml (resolved config), status.json, metrics.csv (one row per finished epoch,
 0-based `epoch`), checkpoints/ (resume/: the exact resume state, by tf.train.CheckpointManager; and the
-weights `t2i generate` loads), samples/ and tensorboard/.
+weights `t2i generate` loads, named by t2i.store.weights), samples/ and tensorboard/.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from t2i.store import weights
 from t2i.store.locks import LockHeld, file_lock
 
 METRICS = "metrics.csv"
@@ -31,14 +32,14 @@ CONFIG = "config.yaml"
 RESUME_DIR = Path("checkpoints") / "resume"  # tf.train.CheckpointManager's directory
 CHECKPOINT_PREFIX = "ckpt"  # files ckpt-<epoch>.index / .data-*: the number is the epoch it holds
 LEGACY_STATE = Path("checkpoints") / "state.npz"  # the format before tf.train.Checkpoint (+ state.json)
-# The final weights in checkpoints/, one <network>.weights.h5 per network a run has (the GAN's attribute and
-# the Keras model's name): what `t2i generate` and load_model read. style_encoder only where model.style_encoder.
+# The final weights in checkpoints/, one file per network a run has (the GAN's attribute and the Keras model's
+# name): what `t2i generate` and load_model read. style_encoder only where model.style_encoder.
 WEIGHT_NETWORKS = ("text_encoder", "generator", "discriminator", "style_encoder")
 
 
 def weights_file(weights_dir: Path, network: str) -> Path:
     """The final weights of `network` (one of WEIGHT_NETWORKS) in a run's checkpoints/ directory."""
-    return Path(weights_dir) / f"{network}.weights.h5"
+    return weights.file(weights_dir, network)
 
 
 # Keys that change how a run is executed or displayed, not what it computes. Part 1's guards decide which

@@ -21,7 +21,7 @@ from t2i import images
 from t2i.data.dataset import vocab_at_epoch
 from t2i.data.vocab import COLOURS, char_labels
 from t2i.inference import InferenceModel
-from t2i.store import rundir
+from t2i.store import rundir, weights
 
 
 class TrainingDiverged(RuntimeError):
@@ -261,7 +261,7 @@ class Checkpoint(keras.callbacks.Callback):
         for name in rundir.WEIGHT_NETWORKS:
             net = getattr(self.model, name, None)
             if net is not None:  # style_encoder only where the run has S
-                tmp = ckpt / f"{name}.tmp.weights.h5"
+                tmp = weights.temporary(ckpt, name)
                 net.save_weights(tmp)
                 tmp.replace(rundir.weights_file(ckpt, name))
         if self.on_save:

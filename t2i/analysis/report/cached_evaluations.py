@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from t2i.analysis.runs import Run, Series
-from t2i.store import part1
+from t2i.store import part1, weights
 
 CACHE = "evaluation"  # a run's evaluation directory
 PART1 = "part1"  # below RUNS_DIR: one directory per Part 1 cache entry
@@ -46,10 +46,10 @@ def cached(model_dir: Path, out_dir: Path, samples: int | None) -> dict | None:
         return None
     result = json.loads(path.read_text())
     # A run keeps the weights `t2i evaluate` loads in checkpoints/, a Part 1 cache entry at its top.
-    weights = [*model_dir.glob("*.weights.h5"), *model_dir.glob("checkpoints/*.weights.h5")]
-    if not weights:
+    files = [*weights.listed(model_dir), *weights.listed(model_dir / "checkpoints")]
+    if not files:
         return result
-    if path.stat().st_mtime < max(w.stat().st_mtime for w in weights):
+    if path.stat().st_mtime < max(w.stat().st_mtime for w in files):
         return None  # the model changed since
     if result.get("version") != _version_wanted(model_dir):
         return None  # from an older `t2i evaluate`, without the measures today's has for this run's data
