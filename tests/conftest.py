@@ -10,6 +10,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import pytest
 
+# The files whose tests take longest. `--dist loadfile` hands files to the two workers in collection order, so
+# these go first: the short files then fill in, and neither worker is left running a long file alone at the end.
+LONGEST_FIRST = ("test_training.py", "test_golden.py", "test_robustness.py", "test_sweep.py", "test_ablations.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the order within a file stays
+
 
 @pytest.fixture(scope="session", autouse=True)
 def t2i_cache_dir(tmp_path_factory):

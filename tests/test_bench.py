@@ -79,6 +79,7 @@ def test_epoch_end_times_are_each_epochs_last_summary(tmp_path):
     assert 0.2 <= times[2] - times[1] < 5 and 0.2 <= times[1] - times[0] < 5
 
 
+@pytest.mark.slow  # a real short training, Part 1 to its check; `make bench` runs the same
 def test_short_budget_run_measures_the_whole_epoch_of_a_real_run(tmp_path):
     """The bench's own short-budget config at --quick sizes (its Part 1 must pass its check)."""
     from t2i.config import compose_config

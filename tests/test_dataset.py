@@ -177,6 +177,7 @@ def test_gan_dataset_without_shuffle(sampler, tiny_cfg):
 def test_gan_dataset_curriculum_limits_chars(sampler, tiny_cfg):
     # steps_per_epoch 2: steps 0-1 are epoch 0 (vocab 3), steps 2-3 epoch 1 (vocab 4), then 5, capped at 5.
     cfg = tiny_cfg(
+        "trainer.steps_per_epoch=2",
         "data.batch_size=64",
         "data.curriculum.start_vocab=3",
         "data.curriculum.start_epoch=1",

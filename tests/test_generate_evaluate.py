@@ -27,7 +27,8 @@ def trained(tmp_path_factory, t2i_cache_dir):
     from t2i.training.run import train
 
     tmp = tmp_path_factory.mktemp("runs")
-    cfg = compose_config(["budget=tiny", f"runs_root={tmp}", "trainer.verbose=false"])
+    # Eager steps: what generate and evaluate read is the same; tracing four steps would cost most of the time.
+    cfg = compose_config(["budget=tiny", f"runs_root={tmp}", "trainer.verbose=false", "trainer.run_eagerly=true"])
     assert cfg.cache_dir == str(t2i_cache_dir)
     train(cfg)
     return cfg

@@ -45,7 +45,8 @@ def check_sweep_runs_in_parallel_then_skips(tmp_path, names, eager=True):
     (root / "old" / "seed=0").mkdir(parents=True)
     (root / "old" / "seed=0" / "status.json").write_text(json.dumps({"status": "failed", "reason": "old"}))
     mtimes = {p: p.stat().st_mtime_ns for p in root.glob("**/metrics.csv")}
-    second = sweep(tmp_path, f"+ablation={','.join(names)}", "sweep.workers=2", "sweep.name=all", eager=eager)
+    # One worker: skipping is the job's own decision, wherever it runs (and spares starting two processes).
+    second = sweep(tmp_path, f"+ablation={','.join(names)}", "sweep.workers=1", "sweep.name=all", eager=eager)
     assert second.returncode == 0, second.stderr[-3000:]
     assert {p: p.stat().st_mtime_ns for p in root.glob("**/metrics.csv")} == mtimes
     assert "epoch 1/2" not in second.stderr
@@ -63,13 +64,17 @@ def test_sweep_runs_every_ablation_in_parallel_then_skips_them(tmp_path):
     check_sweep_runs_in_parallel_then_skips(tmp_path, available("ablation"), eager=False)
 
 
-def test_the_table_reports_exactly_this_sweeps_jobs(tmp_path):
+def test_the_table_reports_exactly_this_sweeps_jobs(tmp_path, t2i_cache_dir):
     """One run done, one diverging (failed, the others go on), one busy in another process; exit 1."""
     from t2i.store.rundir import claim
 
     busy = tmp_path / "runs" / "study" / "baseline" / "gan.d_only_epochs=0,optimizer.learning_rate=2e-05" / "seed=0"
     with claim(busy):
-        result = sweep(tmp_path, "+ablation=baseline", "optimizer.learning_rate=5e-5,1e30,2e-5", "gan.d_only_epochs=0")
+        result = sweep(
+            tmp_path,
+            *("+ablation=baseline", "optimizer.learning_rate=5e-5,1e30,2e-5", "gan.d_only_epochs=0"),
+            cache=t2i_cache_dir,  # the session's Part 1 (the first sweep test checks that a sweep pretrains once)
+        )
     assert result.returncode == 1, result.stderr[-3000:]
     rows = {line.split()[0]: line for line in result.stdout.splitlines() if "learning_rate=" in line.split(" ")[0]}
     assert rows["baseline/gan.d_only_epochs=0,optimizer.learning_rate=5e-05/seed=0"].endswith(" done")
@@ -110,9 +115,11 @@ def test_a_bad_combination_is_one_line_before_anything_runs(tmp_path, overrides,
     assert not any(tmp_path.iterdir())
 
 
-def test_ray_launcher_on_a_local_loopback_instance(tmp_path):
+@pytest.mark.slow  # a launcher plugin's own start-up (a Ray cluster, submitit's job pickling and polling)
+def test_ray_launcher_on_a_local_loopback_instance(tmp_path, t2i_cache_dir):
     pytest.importorskip("hydra_plugins.hydra_ray_launcher")
-    result = sweep(tmp_path, "+ablation=baseline,mbd", "hydra/launcher=ray_local", "sweep.workers=2")
+    overrides = ("+ablation=baseline,mbd", "hydra/launcher=ray_local", "sweep.workers=2")
+    result = sweep(tmp_path, *overrides, cache=t2i_cache_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Ray" in result.stdout + result.stderr
     assert result.stdout.count(" done") == 2
@@ -121,10 +128,11 @@ def test_ray_launcher_on_a_local_loopback_instance(tmp_path):
     assert all(s["status"] == "done" for s in runs.values())
 
 
-def test_submitit_launcher_with_its_local_executor(tmp_path):
+@pytest.mark.slow  # a launcher plugin's own start-up (a Ray cluster, submitit's job pickling and polling)
+def test_submitit_launcher_with_its_local_executor(tmp_path, t2i_cache_dir):
     """hydra/launcher=submitit_slurm runs the same plugin and job pickling on a cluster; no SLURM here."""
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
-    result = sweep(tmp_path, "+ablation=baseline,mbd", "hydra/launcher=submitit_local")
+    result = sweep(tmp_path, "+ablation=baseline,mbd", "hydra/launcher=submitit_local", cache=t2i_cache_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Submitit 'local' sweep" in result.stdout + result.stderr
     assert result.stdout.count(" done") == 2
