@@ -139,3 +139,22 @@ def test_submitit_launcher_with_its_local_executor(tmp_path, t2i_cache_dir):
     runs = statuses(tmp_path / "runs" / "study")
     assert sorted(runs) == ["baseline/seed=0", "mbd/seed=0"]
     assert all(s["status"] == "done" and s["epochs_done"] == 2 for s in runs.values())
+
+
+def test_a_signal_to_a_sweep_that_trains_in_its_own_process_ends_the_sweep(tmp_path, monkeypatch):
+    """Ctrl-C or SIGTERM reaches train() as RunInterrupted (the run is recorded resumable); when the run was in
+    the sweep's own process the signal was the sweep's, so no further run starts and `t2i sweep` exits 130."""
+    import t2i.training.run as run
+    from t2i.store.rundir import RunInterrupted
+    from t2i.sweeps.sweep import run_sweep
+
+    started = []
+
+    def interrupted(cfg):
+        started.append(cfg.name)
+        raise RunInterrupted(f"{cfg.run_dir} interrupted after epoch 1; rerun the same command to resume")
+
+    monkeypatch.setattr(run, "train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(["+ablation=baseline,mbd", "budget=tiny", f"runs_root={tmp_path}", "sweep.workers=1"])
+    assert started == ["baseline"]

@@ -27,6 +27,12 @@ SUCCESS = ("done", "resumed", "skipped")
 COMPUTING_EXCLUDED = ("budget",)
 
 
+# The process that plans and launches the sweep (set by run_sweep). A run trained in this very process (one
+# worker, the basic launcher) was interrupted by a signal meant for the whole sweep: it ends the sweep. A run in
+# a worker process of its own (joblib's processes, submitit, Ray) reports `interrupted` and the sweep goes on.
+_sweep_pid: int | None = None
+
+
 @dataclass
 class Job:
     overrides: list[str]
@@ -74,6 +80,8 @@ def task(cfg) -> dict:
     except RunDirBusy as exc:  # its status belongs to the process training it
         return {"run_dir": str(run_dir), "outcome": "busy", "reason": f"pid {exc.pid}"}
     except RunInterrupted:
+        if os.getpid() == _sweep_pid:  # Ctrl-C or SIGTERM to the sweep itself: no next run
+            raise KeyboardInterrupt from None
         return {"run_dir": str(run_dir), "outcome": "interrupted"}
     except Exception as exc:  # one bad run must not stop the others; train() recorded it in status.json
         reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
@@ -154,6 +162,8 @@ def run_sweep(overrides: list[str]) -> list[dict]:
     table row per job of this invocation, in order."""
     from t2i.sweeps.study import multiruns
 
+    global _sweep_pid
+    _sweep_pid = os.getpid()
     planned = [plan(one) for one in multiruns(list(overrides))]
     check_distinct([job for multirun in planned for job in multirun.jobs])
     rows = []
