@@ -327,6 +327,42 @@ def test_a_legacy_npz_checkpoint_resumes_once_then_is_converted(interrupted, ref
     pd.testing.assert_frame_equal(curve(run), curve(reference))
 
 
+def _wait_for_epochs(run_dir: Path, n: int, proc, timeout=240):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if json.loads((run_dir / "status.json").read_text()).get("epochs_done", 0) >= n:
+                return
+        except (OSError, ValueError):
+            pass
+        assert proc.poll() is None, "training exited before it could be killed"
+        time.sleep(0.05)
+    raise TimeoutError
+
+
+def test_killed_run_resumes_to_the_uninterrupted_curve(reference, tmp_path):
+    """Killed (kill -9) as soon as its first epoch is checkpointed, four epochs early, a run resumes onto the
+    uninterrupted curve. Eager steps, so the epochs between the checkpoint and the signal take seconds; a traced
+    run resumes in test_training's test_a_finished_run_continues_to_more_epochs_as_if_it_had_run_them_at_once."""
+    from t2i.training.run import train
+
+    overrides = [*EPOCHS, f"runs_root={tmp_path}"]
+    run_dir = Path(compose_config(overrides).run_dir)
+    proc = subprocess.Popen([sys.executable, "-m", "t2i.cli", "train", *overrides], stderr=subprocess.DEVNULL)
+    _wait_for_epochs(run_dir, 1, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed = json.loads((run_dir / "status.json").read_text())
+    assert killed["status"] == "running"  # it could not say otherwise
+    assert 1 <= killed["epochs_done"] < 5
+    assert rundir.read_status(run_dir)["status"] == "interrupted"  # but its process is gone
+    assert killed["minutes"] > 0  # the training time of its checkpointed epochs is kept
+
+    status = train(compose_config(overrides))
+    assert status["status"] == "done" and status["epochs_done"] == 5 and status["minutes"] > killed["minutes"]
+    pd.testing.assert_frame_equal(curve(run_dir), curve(reference))
+
+
 def test_the_checkpoint_holds_every_variable_by_name(tmp_path):
     from t2i.store import checkpoint as state
     from t2i.training import setup

@@ -73,6 +73,7 @@ def test_the_table_reports_exactly_this_sweeps_jobs(tmp_path, t2i_cache_dir):
         result = sweep(
             tmp_path,
             *("+ablation=baseline", "optimizer.learning_rate=5e-5,1e30,2e-5", "gan.d_only_epochs=0"),
+            "sweep.workers=1",  # in the sweep's own process: the table is the same (parallel runs: the test above)
             cache=t2i_cache_dir,  # the session's Part 1 (the first sweep test checks that a sweep pretrains once)
         )
     assert result.returncode == 1, result.stderr[-3000:]

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -159,47 +154,6 @@ def test_a_run_held_by_another_process_is_refused_and_left_alone(tmp_path):
     assert train(cfg)["status"] == "done"  # released with its holder: the run goes on as a resume
 
 
-def _wait_for_epochs(run_dir: Path, n: int, proc, timeout=240):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if json.loads((run_dir / "status.json").read_text()).get("epochs_done", 0) >= n:
-                return
-        except (OSError, ValueError):
-            pass
-        assert proc.poll() is None, "training exited before it could be killed"
-        time.sleep(0.05)
-    raise TimeoutError
-
-
-def test_killed_run_resumes_to_the_uninterrupted_curve(tmp_path):
-    """Killed (SIGKILL) as soon as its first epoch is checkpointed, four epochs early, a run resumes onto the
-    uninterrupted curve. Eager steps, so the epochs between the checkpoint and the signal take seconds; a traced
-    run resumes in test_a_finished_run_continues_to_more_epochs_as_if_it_had_run_them_at_once."""
-    from t2i.store.rundir import read_status
-    from t2i.training.run import train
-
-    args = ["budget=tiny", "trainer.epochs=5", "trainer.run_eagerly=true"]
-    reference = compose_config([*args, f"runs_root={tmp_path / 'ref'}"])
-    train(reference)
-
-    overrides = [*args, f"runs_root={tmp_path / 'killed'}"]
-    run_dir = Path(compose_config(overrides).run_dir)
-    proc = subprocess.Popen([sys.executable, "-m", "t2i.cli", "train", *overrides], stderr=subprocess.DEVNULL)
-    _wait_for_epochs(run_dir, 1, proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    killed = json.loads((run_dir / "status.json").read_text())
-    assert killed["status"] == "running"  # it could not say otherwise
-    assert 1 <= killed["epochs_done"] < 5
-    assert read_status(run_dir)["status"] == "interrupted"  # but its process is gone
-    assert killed["minutes"] > 0  # the training time of its checkpointed epochs is kept
-
-    status = train(compose_config(overrides))
-    assert status["status"] == "done" and status["epochs_done"] == 5 and status["minutes"] > killed["minutes"]
-    pd.testing.assert_frame_equal(metrics(run_dir), metrics(reference.run_dir))
-
-
 def test_pretraining_is_cached_and_shared(tmp_path, capsys):
     from t2i.store import part1
     from t2i.store.part1 import entry as cache_entry
@@ -295,14 +249,10 @@ def test_keys_that_do_not_change_a_run_do_not_name_its_directory():
         assert key in excluded or any(k.startswith(f"{key}.") for k in excluded), key
 
 
-def test_tensorboard_has_scalars_samples_and_hparams(tmp_path):
+def test_tensorboard_has_scalars_samples_and_hparams(three_epochs):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from t2i.training.run import train
-
-    cfg = eager(tmp_path)
-    train(cfg)
-    tb = Path(cfg.run_dir) / "tensorboard"
+    tb = Path(three_epochs[1].run_dir) / "tensorboard"
 
     def tags(path):  # TF2 summaries are stored as tensors
         return set(EventAccumulator(str(path)).Reload().Tags()["tensors"])
