@@ -217,3 +217,20 @@ def test_nearest_renders(trained):
         own = dist[np.arange(100), pair[rows]]
         expected = np.where(own <= dist.min(1), pair[rows], dist.argmin(1))
         assert (found[rows] == expected).mean() >= 0.99  # float32 sums in another order may flip exact ties
+
+
+def test_the_shipped_model_draws_readable_digits_without_training(tmp_path):
+    """experiments/models/lrx10_250 (LRx10, 250 epochs; the README's first screen draws with it) loads and
+    draws its texts close to their true renders."""
+    from t2i.generate import encode_texts, true_images
+    from t2i.inference import load_model, locate
+
+    shipped = Path(__file__).resolve().parent.parent / "experiments" / "models" / "lrx10_250"
+    texts = ["42", "17", "90", "36"]
+    chars, spec = encode_texts(texts, "backgroundcolor black, color red", 10)
+    model, cfg, _ = load_model(locate(shipped))
+    mae = np.abs(np.asarray(model(chars, spec)) - true_images(chars, spec, int(cfg.data.image_size))).mean()
+    assert mae < 0.15, mae  # the run's own evaluation: 0.07 over every text
+    out = tmp_path / "grid.png"
+    result = runner.invoke(app, ["generate", str(shipped), *texts, "--fg", "red", "--bg", "black", "-o", str(out)])
+    assert result.exit_code == 0 and png_size(out) == figure_size(4, 1), result.output
