@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from t2i.analysis.report import Options, build_report
+from t2i.analysis.runs import AnalysisError
 from t2i.analysis.welch import welch_p_value
 from t2i.cli import app
 from t2i.store import rundir
@@ -269,6 +270,70 @@ def test_report_command(tmp_path):
     assert bad.exit_code == 2 and "unknown study 'nope'" in bad.stderr
     inside = CliRunner().invoke(app, ["report", str(tmp_path / "sweep"), "--keep-runs", "--no-evaluate"])
     assert inside.exit_code == 2 and "--keep-runs needs an output directory outside" in inside.stderr
+
+
+# The write-up's D_train: D alone against Part 1's frozen G, so MAE stays Part 1's. Per seed, accuracy per epoch of
+# its labelled sub-steps (fake, real, mismatched, real).
+D_TRAIN = {
+    0: {"d0_fake": [0.5, 0.8, 0.96, 1.0], "d1_real": [0.6, 0.7, 0.9, 0.99], "d2_mismatched": [0.5, 0.5, 0.6, 0.6]},
+    1: {"d0_fake": [0.5, 0.9, 0.98, 1.0], "d1_real": [0.6, 0.8, 0.9, 0.97], "d2_mismatched": [0.5, 0.6, 0.6, 0.7]},
+}
+
+
+def write_d_train(root: Path) -> None:
+    for seed, accuracies in D_TRAIN.items():
+        run = root / "d_train" / f"seed={seed}"
+        run.mkdir(parents=True)
+        (run / "config.yaml").write_text(
+            f"name: d_train\nlabel: DTrain\nseed: {seed}\nbudget: tiny\n"
+            "trainer: {epochs: 4, steps_per_epoch: 2}\ndata: {batch_size: 8, vocab_size: 10, eval_samples: 16}\n"
+            "gan: {text_encoder_init: pretrained, generator_init: pretrained, d_only_epochs: '${trainer.epochs}'}\n"
+        )
+        head = ",".join(f"{k}_acc" for k in accuracies)
+        rows = [",".join([str(e), *(str(v[e]) for v in accuracies.values()), "0.063", "5"]) for e in range(4)]
+        (run / "metrics.csv").write_text(f"epoch,{head},mae,seconds\n" + "\n".join(rows) + "\n")
+        (run / "status.json").write_text(json.dumps({"status": "done", "minutes": 1.0, "updated": "2026-01-01T11:00"}))
+
+
+def test_d_only_series_get_their_own_section_and_stay_out_of_the_mae_comparison(tmp_path):
+    runs, out = tmp_path / "sweep", tmp_path / "report"
+    write_sweep(runs)
+    write_d_train(runs)
+    options = Options(at_epochs=(2, 4), evaluate=False, study="reference", keep_runs=True)
+    parts = sections(build_report(runs, out, options, progress=lambda m: None).read_text())
+    assert by(table(parts["What was run"]), "series")["d_train"]["seeds"] == "0, 1"
+    # Not a generator: no row among the MAE tables, no evaluation, no sample grid.
+    for title, key in (("MAE at equal training", "series"), ("Summary", "ablation")):
+        assert not {"DTrain", "d_train"} & {r[key] for r in table(parts[title])}, title
+    assert "d_train" not in (out / "summary.csv").read_text()
+    section = parts["D against the converged generator (the write-up's D_train)"]
+    assert "![D's accuracy per sub-step](d_train.png)" in section and (out / "d_train.png").stat().st_size > 0
+    rows = {r["sub-step"]: r for r in table(section)}
+    assert list(rows) == ["d0 fake", "d1 real", "d2 mismatched"]
+    fake, real, mismatched = rows["d0 fake"], rows["d1 real"], rows["d2 mismatched"]
+    assert (fake["seeds"], fake["epoch 1"], fake["epoch 2"]) == ("2", "50.0 %", "85.0 %")
+    assert fake["first epoch ≥ 90 %"] == "3" and fake["first epoch ≥ 99 %"] == "4"
+    assert real["last epoch (min–max)"] == "4: 98.0 % (97.0 %–99.0 %)" and real["first epoch ≥ 99 %"] == "never"
+    assert mismatched["first epoch ≥ 90 %"] == "never"
+    assert (out / "runs" / "d_train" / "seed=1" / "metrics.csv").exists()  # kept with the records
+    # Without a D-only series the section and its files go.
+    shutil.rmtree(runs / "d_train")
+    page = build_report(runs, out, options, progress=lambda m: None).read_text()
+    assert "D_train" not in page and not list(out.glob("d_train.*"))
+
+
+def test_plot_mae_leaves_d_only_series_out_with_a_note(tmp_path, capsys):
+    from t2i.analysis.plots import plot_mae_command
+
+    write_sweep(tmp_path / "sweep", evaluate=False)
+    write_d_train(tmp_path / "sweep")
+    plot_mae_command(tmp_path / "sweep")
+    assert "d_train" not in (tmp_path / "sweep" / "summary.csv").read_text()
+    assert "note: series d_train trains D alone" in capsys.readouterr().err
+    shutil.rmtree(tmp_path / "sweep")
+    write_d_train(tmp_path / "sweep")
+    with pytest.raises(AnalysisError, match="holds only D-only runs"):
+        plot_mae_command(tmp_path / "sweep")
 
 
 def untrained_run(cfg) -> Path:

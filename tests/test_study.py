@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -16,7 +17,11 @@ def test_the_reference_study():
         "baseline", "shuffle", "mbd", "shuffle_mbd", "lrx10", "adam_params", "img_noise", "full_vocab",
         "increment_vocab", "rnn_init", "wgan",
     ]  # fmt: skip
-    assert set(ref.seeds.values()) == {3} and len(ref.seeds) == 14  # every series: a finding, not a lucky seed
+    assert set(ref.seeds.values()) == {3} and len(ref.seeds) == 16  # every series: a finding, not a lucky seed
+    assert ref.series[-2:] == [
+        "d_train",
+        "d_train+lrx10",
+    ]  # the write-up's D_train, shown apart by the report (t2i/analysis/d_train.py)
     assert (ref.budget, ref.sweep_name) == ("default", "ablation_study")
     assert sorted(ref.series, key=ref.rank) == ref.series
     assert ref.rank("zzz") > ref.rank("ttur") and ref.rank("aaa") < ref.rank("zzz")
@@ -35,7 +40,9 @@ def jobs(multiruns: list[list[str]]) -> set[tuple[str, str]]:
     out = set()
     for overrides in multiruns:
         values = dict(o.lstrip("+").split("=", 1) for o in overrides)
-        out |= {(a, s) for a in values["ablation"].split(",") for s in values["seed"].split(",")}
+        # A list value ([a,b]) is one series of several ablations, named a+b.
+        ablations = [a.strip("[]").replace(",", "+") for a in re.findall(r"\[[^\]]*\]|[^,]+", values["ablation"])]
+        out |= {(a, s) for a in ablations for s in values["seed"].split(",")}
     return out
 
 
@@ -43,7 +50,7 @@ def test_a_study_expands_to_each_series_times_its_seeds():
     ref = study.load("reference")
     multiruns = study.multiruns(["+study=reference", "budget=quick", "sweep.workers=2"])
     expected = {(name, str(s)) for name, n in ref.seeds.items() for s in range(n)}
-    assert jobs(multiruns) == expected and len(expected) == 42
+    assert jobs(multiruns) == expected and len(expected) == 48
     for overrides in multiruns:
         # The study's sweep name; the user's budget wins over the study's.
         assert "sweep.name=ablation_study" in overrides and "sweep.workers=2" in overrides

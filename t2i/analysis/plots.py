@@ -7,8 +7,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from t2i.analysis import d_train
 from t2i.analysis.mae_figure import plot_mae
-from t2i.analysis.runs import Run, find_runs, group
+from t2i.analysis.runs import AnalysisError, Run, find_runs, group
 from t2i.analysis.summary import series_table, write_summary
 from t2i.sweeps import study
 
@@ -38,6 +39,7 @@ def plot_mae_command(
     thresholds: Sequence[float] = (0.2, 0.1),
 ) -> dict:
     """Find runs, draw the figure and write the summary next to it; series in the reference study's order.
+    D-only series (t2i/analysis/d_train.py) train no generator and are left out, with a note on stderr.
 
     `output` defaults to <runs_dir>/mae.png; an existing directory gets mae.png inside it. Returns
     {"figure": [png, svg], "summary": [csv, md], "skipped": [(path, reason), ...]}.
@@ -47,7 +49,15 @@ def plot_mae_command(
     if output.is_dir():
         output = output / "mae.png"
     runs, skipped = read_runs(runs_dir)
-    series = group(runs, study.load().series)
+    series, d_only = d_train.split(group(runs, study.load().series))
+    for name, _ in d_only:
+        print(
+            f"note: series {name} trains D alone (G frozen): not a generator curve; `t2i report` shows its "
+            "D accuracies",
+            file=sys.stderr,
+        )
+    if not series:
+        raise AnalysisError(f"{runs_dir} holds only D-only runs (every epoch trains D alone): no generator to plot")
     figure = plot_mae(series, output, band=band, smooth=smooth, log_scale=log_scale)
     summary = write_summary(series_table(series, thresholds), figure[0].parent)
     return {"figure": figure, "summary": summary, "skipped": skipped}

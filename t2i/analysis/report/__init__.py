@@ -2,7 +2,8 @@
 
 The page shows what was run, the MAE figure, MAE at set epochs, the summary table with Welch tests against
 the baseline, sample grids of the best and the worst series, every finished run's evaluation per colour and
-per character, Reed et al.'s measures and figures of style runs, and the wall time and software. Progress goes
+per character, D's accuracy against the converged generator (the write-up's D_train, from D-only series),
+Reed et al.'s measures and figures of style runs, and the wall time and software. Progress goes
 to stderr.
 """
 
@@ -14,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from t2i.analysis import d_train
 from t2i.analysis.mae_figure import plot_mae
 from t2i.analysis.plots import read_runs
 from t2i.analysis.report import cached_evaluations as evaluations
@@ -75,8 +77,11 @@ def build_report(runs_dir, out_dir=None, options: Options = Options(), progress=
     plan = study.load(options.study) if options.study else None
     progress(f"reading the runs below {runs_dir}")
     runs, skipped = read_runs(runs_dir)
-    series = group(runs, (plan or study.load()).series)
-    progress(f"{len(runs)} runs in {len(series)} series; drawing the MAE figure")
+    every_series = group(runs, (plan or study.load()).series)
+    series, d_only = d_train.split(every_series)  # D-only series train no generator: they get their own section
+    if not series:
+        raise AnalysisError(f"{runs_dir} holds only D-only runs (every epoch trains D alone): nothing to compare")
+    progress(f"{len(runs)} runs in {len(every_series)} series; drawing the MAE figure")
     out.mkdir(parents=True, exist_ok=True)
     plot_mae(series, out / "mae.png", band=options.band)
     summary = series_table(series, options.thresholds)
@@ -87,6 +92,7 @@ def build_report(runs_dir, out_dir=None, options: Options = Options(), progress=
     found = evaluations.evaluate_runs(series, runs_dir, options.samples, options.evaluate, progress)
     table = evaluations.long_table(found)
     table.to_csv(out / "evaluation.csv", index=False)
+    d_table = _d_train(d_only, out)
     for stale in ("samples_best_*.png", "samples_worst_*.png", "evaluation_*.png", "evaluation_*.json"):
         for path in out.glob(stale):
             path.unlink()
@@ -101,11 +107,12 @@ def build_report(runs_dir, out_dir=None, options: Options = Options(), progress=
     page = Page(
         title=options.title or f"Report: {runs_dir.resolve().name}",
         command=command_line(runs_dir, out, options),
-        series=series,
+        series=every_series,
         skipped=skipped,
         summary=summary,
         mae_at=mae_at,
         at_epochs=options.at_epochs,
+        d_train=d_table,
         evaluations=table,
         reed=evaluations.reed_table(found),
         reed_figures=reed_figures,
@@ -124,6 +131,19 @@ def build_report(runs_dir, out_dir=None, options: Options = Options(), progress=
     path.write_text(render(page), encoding="utf-8")
     progress(f"wrote {path}")
     return path
+
+
+def _d_train(d_only, out: Path):
+    """The D-only series' accuracy figure and table in `out` (d_train.png/.svg/.csv); None, and no such files,
+    without one."""
+    if not d_only:
+        for path in out.glob("d_train.*"):
+            path.unlink()
+        return None
+    d_train.plot_d_accuracy(d_only, out / "d_train.png")
+    table = d_train.accuracy_table(d_only)
+    table.to_csv(out / "d_train.csv", index=False)
+    return table
 
 
 def _sample_grids(series, summary, out: Path) -> tuple[dict, list[Path]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from t2i.analysis import d_train
 from t2i.analysis.report import cached_evaluations as ev
 from t2i.analysis.report.style_figures import FULL_MODEL, Shown
 from t2i.analysis.runs import Series
@@ -20,7 +21,7 @@ from t2i.sweeps.study import Study
 class Page:
     title: str
     command: str  # the `t2i report` call that regenerates the page
-    series: Sequence[Series]
+    series: Sequence[Series]  # every series, the D-only ones included (MAE sections leave those out)
     skipped: list[tuple[Path, str]]
     summary: pd.DataFrame
     mae_at: pd.DataFrame
@@ -38,6 +39,7 @@ class Page:
     records: str | None = None  # the directory of kept run records, relative to the page
     reed: pd.DataFrame | None = None  # cached_evaluations.reed_table(): Reed et al.'s measures of style runs
     reed_figures: Shown | None = None  # the style run whose Reed et al. figures are in the report's directory
+    d_train: pd.DataFrame | None = None  # d_train.accuracy_table() of the D-only series; d_train.png beside
 
 
 def render(page: Page) -> str:
@@ -59,6 +61,7 @@ def render(page: Page) -> str:
         + markdown_table(page.summary)
         + "\n"
         + "\n".join(f"- {n}" for n in NOTES),
+        _d_train(page.d_train),
         "## Samples of the best and the worst series",
         _samples(page),
         "## Evaluation: colours and characters",
@@ -178,6 +181,24 @@ def _samples(page: Page) -> str:
         label = labels[name]
         lines.append(f"\n**{kind}: {label}** (final MAE {finals[name]:.4f})\n\n![{kind}: {label}]({file})")
     return "\n".join(lines)
+
+
+def _d_train(table: pd.DataFrame | None) -> str:
+    if table is None:
+        return ""
+    return "\n\n".join(
+        [
+            "## D against the converged generator (the write-up's D_train)",
+            "tf-text2image's write-up trained a discriminator against its converged Part 1 generator and reported "
+            "near 100 % accuracy after a few epochs. Here: the series whose every epoch trains D alone, G being "
+            "Part 1's and frozen (t2i/analysis/d_train.py). D's accuracy per labelled sub-step is measured on each "
+            "step's training batch (dropout and noise on), averaged over the epoch; then the mean over seeds. "
+            "These series are left out of the MAE figure and tables above: their MAE is Part 1's throughout "
+            "([d_train.csv](d_train.csv), [svg](d_train.svg)).",
+            "![D's accuracy per sub-step](d_train.png)",
+            markdown_table(d_train.table_cells(table)),
+        ]
+    )
 
 
 def _reed(page: Page) -> str:
