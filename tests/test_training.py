@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from t2i.cli import app
 from t2i.config import ConfigError, compose_config
 from t2i.store import rundir
+from tests.golden import harness as golden
 
 TIMING = ["seconds", "images_per_s"]
 
@@ -31,30 +32,30 @@ def metrics(run_dir) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def three_epochs(tmp_path_factory):
-    """The tiny baseline for 3 epochs (traced step), trained once for the tests that read it and leave it as is:
-    its root, its config and train()'s status."""
-    from t2i.training.run import train
-
+    """The default GAN for 3 epochs, traced: the golden run of its traced step (tests/golden), trained once for
+    the tests that read it and leave it as is: its root, its config and train()'s status."""
     root = tmp_path_factory.mktemp("three_epochs")
-    cfg = tiny(root, "trainer.epochs=3")
-    return root, cfg, train(cfg)
+    cfg = golden.golden_config("baseline", root, True)
+    return root, cfg, golden.train_golden(cfg)
 
 
 @pytest.fixture(scope="module")
 def five_epochs(tmp_path_factory):
     """The same run trained for 5 epochs at once (traced step): the curve that a copy of `three_epochs`
     continued to 5 epochs must repeat bit for bit. Tests leave it as it is."""
-    from t2i.training.run import train
-
-    cfg = tiny(tmp_path_factory.mktemp("five_epochs"), "trainer.epochs=5")
-    train(cfg)
+    cfg = golden.golden_config("baseline", tmp_path_factory.mktemp("five_epochs"), True, "trainer.epochs=5")
+    golden.train_golden(cfg)
     return cfg
+
+
+def test_the_traced_default_gan_repeats_its_golden_curve(three_epochs):
+    golden.assert_matches_golden(golden.curve(three_epochs[1].run_dir), golden.golden_name("baseline", graph=True))
 
 
 def test_train_writes_run_directory(three_epochs):
     root, cfg, status = three_epochs
     run = Path(cfg.run_dir)
-    assert run == root / "baseline" / "seed=0"
+    assert run == Path(cfg.runs_root) / "baseline" / "seed=0" and run.is_relative_to(root)
     df = pd.read_csv(run / "metrics.csv")
     assert list(df["epoch"]) == [0, 1, 2]
     for col in ("mae", "mse", "mae_train", "g_loss", "d0_fake_loss", "d2_mismatched_acc", "seconds", "images_per_s"):
@@ -77,17 +78,20 @@ def test_train_writes_run_directory(three_epochs):
 
 def test_same_seed_gives_identical_metrics(three_epochs, five_epochs, tmp_path):
     """Two traced runs of the same seed agree bit for bit: the baseline's first three epochs do not depend on
-    the budget (tests/test_golden.py also compares a traced run with its recorded curve)."""
+    the budget (and the 3-epoch run is its recorded golden curve: the test above)."""
     from t2i.training.run import train
 
     a = three_epochs[1]
     pd.testing.assert_frame_equal(metrics(a.run_dir), metrics(five_epochs.run_dir).iloc[:3], check_exact=True)
     # trainer.run_eagerly is for debugging: it must not change the numbers (up to float rounding).
-    # Two epochs: D alone, then D and G.
-    c = eager(tmp_path / "c", "trainer.epochs=2")
+    # Two epochs: D alone, then D and G; from the same Part 1 (the golden's traced one).
+    c = golden.golden_config("baseline", tmp_path / "c", False, "trainer.epochs=2", f"cache_dir={a.cache_dir}")
     train(c)
     pd.testing.assert_frame_equal(metrics(c.run_dir), metrics(a.run_dir).iloc[:2], rtol=1e-5)
-    d = eager(tmp_path / "d", "trainer.epochs=1", "seed=1")  # another seed: another G from the first epoch
+    # Another seed: another G from the first epoch.
+    d = golden.golden_config(
+        "baseline", tmp_path / "d", False, "trainer.epochs=1", "seed=1", f"cache_dir={a.cache_dir}"
+    )
     train(d)
     assert metrics(d.run_dir)["mae"].iloc[0] != metrics(a.run_dir)["mae"].iloc[0]
 
@@ -118,7 +122,7 @@ def test_a_finished_run_continues_to_more_epochs_as_if_it_had_run_them_at_once(
 
     # A copy of the finished 3-epoch run (runs_root is not part of a run's identity), continued to 5 epochs.
     short = Path(three_epochs[1].run_dir)
-    extended = tiny(tmp_path / "extended", "trainer.epochs=5")
+    extended = golden.golden_config("baseline", tmp_path / "extended", True, "trainer.epochs=5")
     shutil.copytree(short, extended.run_dir)
     capsys.readouterr()
     status = train(extended)

@@ -19,6 +19,7 @@ from pathlib import Path
 import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from t2i.analysis.runs import Run, Series
 
@@ -120,6 +121,7 @@ def plot_d_accuracy(series: Sequence[Series], out_path: str | os.PathLike) -> li
                 ax.fill_between(per_seed.index, low, high, color=colour, alpha=0.15, linewidth=0)
         ax.axhline(0.5, color="gray", linewidth=0.8, linestyle=":")
         ax.set_ylim(0, 1.02)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch (every one D-only; G is Part 1's, frozen)")
         ax.set_ylabel("D's accuracy on the step's batch")
         ax.set_title(f"{runs[0].label} (n={len(runs)}): mean over seeds, band min–max")

@@ -57,11 +57,9 @@ def golden_name(name: str, graph: bool = False) -> str:
     return f"{name}.graph" if graph else name
 
 
-def run_ablation(name: str, runs_root: Path, graph: bool = False) -> pd.DataFrame:
-    """Train ablation `name` at the golden budget into runs_root; its metrics without timing columns."""
+def golden_config(name: str, runs_root: Path, graph: bool = False, *extra: str):
+    """Ablation `name` at the golden budget, its run under runs_root/<golden name>; `extra` overrides win."""
     from t2i.config import compose_config
-    from t2i.data import render
-    from t2i.training.run import train
 
     # Part 1's cache entry is shared across trainer.run_eagerly, whose float rounding differs: each mode
     # gets its own cache, so a golden never depends on which test pretrained first.
@@ -69,15 +67,23 @@ def run_ablation(name: str, runs_root: Path, graph: bool = False) -> pd.DataFram
         Path(os.environ.get("T2I_CACHE_DIR", Path.home() / ".cache" / "t2i"))
         / f"golden-{'graph' if graph else 'eager'}"
     )
-    cfg = compose_config(
+    return compose_config(
         [
             *OVERRIDES,
             f"cache_dir={cache}",
             f"trainer.run_eagerly={not graph}",
             f"+ablation={name}",
             f"runs_root={runs_root / golden_name(name, graph)}",
+            *extra,
         ]
     )
+
+
+def train_golden(cfg) -> dict:
+    """train(cfg) as the goldens were recorded: with the 62-character stand-in masks; train()'s status."""
+    from t2i.data import render
+    from t2i.training.run import train
+
     original = render.mask_table
 
     def beyond_the_digits_synthetic(alphabet, image_size, cache_dir=None):
@@ -89,10 +95,32 @@ def run_ablation(name: str, runs_root: Path, graph: bool = False) -> pd.DataFram
     if cfg.data.vocab_size > 10:
         render.mask_table = beyond_the_digits_synthetic
     try:
-        train(cfg)
+        return train(cfg)
     finally:
         render.mask_table = original
-    return pd.read_csv(Path(cfg.run_dir) / "metrics.csv").drop(columns=TIMING)
+
+
+def curve(run_dir) -> pd.DataFrame:
+    """A run's metrics.csv without its timing columns: what a golden records."""
+    return pd.read_csv(Path(run_dir) / "metrics.csv").drop(columns=TIMING)
+
+
+def run_ablation(name: str, runs_root: Path, graph: bool = False) -> pd.DataFrame:
+    """Train ablation `name` at the golden budget into runs_root; its metrics without timing columns."""
+    cfg = golden_config(name, runs_root, graph)
+    train_golden(cfg)
+    return curve(cfg.run_dir)
+
+
+def assert_matches_golden(got: pd.DataFrame, name: str) -> None:
+    """Bit for bit on the recording machine; within float rounding (1e-4 relative) on another CPU."""
+    want = recorded(name)
+    assert list(got.columns) == list(want.columns)
+    assert len(got) == len(want)
+    if machine() == recorded_machine():
+        pd.testing.assert_frame_equal(got, want, check_exact=True, check_dtype=False)
+    else:
+        np.testing.assert_allclose(got.to_numpy(float), want.to_numpy(float), rtol=1e-4, atol=1e-6)
 
 
 def recorded(name: str) -> pd.DataFrame:
