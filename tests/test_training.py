@@ -122,7 +122,7 @@ def test_a_finished_run_continues_to_more_epochs_as_if_it_had_run_them_at_once(
 
     # A copy of the finished 3-epoch run (runs_root is not part of a run's identity), continued to 5 epochs.
     short = Path(three_epochs[1].run_dir)
-    extended = golden.golden_config("baseline", tmp_path / "extended", True, "trainer.epochs=5")
+    extended = golden.golden_config("baseline", tmp_path / "extended", True, "trainer.epochs=5", "trainer.verbose=true")
     shutil.copytree(short, extended.run_dir)
     capsys.readouterr()
     status = train(extended)
