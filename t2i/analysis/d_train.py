@@ -1,11 +1,11 @@
 """The write-up's D_train: a discriminator trained against the converged generator (the `d_train` ablation).
 
 tf-text2image's Part 1 also trained a discriminator against its converged supervised generator and reported near
-100 % accuracy after a few epochs. In t2i that is a run whose every epoch is D-only (gan.d_only_epochs >=
-trainer.epochs) with G from Part 1, frozen: its MAE is Part 1's throughout, and its result is D's accuracy per
-labelled sub-step (the d<i>_<kind>_acc columns of metrics.csv, measured on each step's training batch, with
-D's dropout and noise on). Such series are kept out of the MAE figure and tables, which compare generators,
-and shown here instead. Nothing here imports TensorFlow.
+100 % accuracy after a few epochs. In t2i that is a run with G from Part 1 (gan.generator_init: pretrained) whose
+every epoch is D-only (gan.d_only_epochs >= trainer.epochs), so G stays frozen: its MAE is Part 1's throughout,
+and its result is D's accuracy per labelled sub-step (the d<i>_<kind>_acc columns of metrics.csv, measured on each
+step's training batch, with D's dropout and noise on). Such series are kept out of the MAE figure and tables, which
+compare generators, and shown here instead. Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -30,9 +30,11 @@ KIND_COLOURS = {"real": "tab:blue", "mismatched": "tab:orange", "fake": "tab:red
 
 
 def is_d_only(run: Run) -> bool:
-    """Every epoch of the run trains D alone (G, and Part 1's generator with it, never moves)."""
+    """D against the converged generator: G is Part 1's and every epoch trains D alone, so G never moves. (A run
+    whose random G never trains, say one epoch of a budget with one D-only epoch, is still a generator's curve.)"""
     epochs, d_only = run.setting("trainer.epochs"), run.setting("gan.d_only_epochs")
-    return isinstance(epochs, int) and isinstance(d_only, int) and d_only >= epochs
+    converged = run.setting("gan.generator_init") == "pretrained"
+    return converged and isinstance(epochs, int) and isinstance(d_only, int) and d_only >= epochs
 
 
 def split(series: Sequence[Series]) -> tuple[list[Series], list[Series]]:
