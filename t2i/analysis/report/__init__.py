@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from t2i.analysis import d_train
+from t2i.analysis import d_train, reed_claims
 from t2i.analysis.mae_figure import plot_mae
 from t2i.analysis.plots import read_runs
 from t2i.analysis.report import cached_evaluations as evaluations
@@ -92,6 +92,13 @@ def build_report(runs_dir, out_dir=None, options: Options = Options(), progress=
     found = evaluations.evaluate_runs(series, runs_dir, options.samples, options.evaluate, progress)
     table = evaluations.long_table(found)
     table.to_csv(out / "evaluation.csv", index=False)
+    claims = reed_claims.claims_table(
+        {name: [e.result for e in found if e.series == name and e.seed is not None] for name, _ in series}
+    )
+    if claims.empty:
+        (out / "reed_claims.csv").unlink(missing_ok=True)
+    else:
+        claims.to_csv(out / "reed_claims.csv", index=False)
     d_table = _d_train(d_only, out)
     for stale in ("samples_best_*.png", "samples_worst_*.png", "evaluation_*.png", "evaluation_*.json"):
         for path in out.glob(stale):
@@ -115,6 +122,7 @@ def build_report(runs_dir, out_dir=None, options: Options = Options(), progress=
         d_train=d_table,
         evaluations=table,
         reed=evaluations.reed_table(found),
+        reed_claims=claims,
         reed_figures=reed_figures,
         samples=options.samples,
         grids=grids,

@@ -40,6 +40,7 @@ class Page:
     reed: pd.DataFrame | None = None  # cached_evaluations.reed_table(): Reed et al.'s measures of style runs
     reed_figures: Shown | None = None  # the style run whose Reed et al. figures are in the report's directory
     d_train: pd.DataFrame | None = None  # d_train.accuracy_table() of the D-only series; d_train.png beside
+    reed_claims: pd.DataFrame | None = None  # reed_claims.claims_table(): Welch tests of Reed et al.'s claims
 
 
 def render(page: Page) -> str:
@@ -214,6 +215,27 @@ def _reed(page: Page) -> str:
             "of the cosine similarity of S(x_i) and S(x_j) for same vs different backgrounds (Reed et al.'s "
             "disentangling measure, with the style known). *S loss*: mean ||z - S(G(z, h))||^2 on the final G.",
             markdown_table(page.reed),
+            _reed_claims(page.reed_claims),
+        ]
+    )
+
+
+def _reed_claims(claims: pd.DataFrame | None) -> str:
+    if claims is None or claims.empty:
+        return ""
+    return "\n\n".join(
+        [
+            "### Reed et al.'s claims, tested",
+            "Each claim (issue 19's (a)–(e)) as comparisons of the 2x2's variants over their evaluated seeds "
+            "(t2i/analysis/reed_claims.py): the variant the claim says is better against the other, on one "
+            "measure of `t2i evaluate`; for (d), within each variant, the background that G(S(x_a), h(t_b)) keeps "
+            "against the one a random z keeps. *gain*: how much better the claimed side is (negative: worse). "
+            "*supports* / *contradicts*: the difference goes the claimed / the other way with Welch p < 0.05; "
+            "else *not decided*. Whether a claim holds is judged in the findings, from these rows "
+            "([reed_claims.csv](reed_claims.csv)). The variants: "
+            + ", ".join(f"{name} = `{series}`" for name, series in claims.attrs.get("variants", {}).items())
+            + ".",
+            markdown_table(claims),
         ]
     )
 
