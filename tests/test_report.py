@@ -154,7 +154,11 @@ def test_status_plan_and_what_was_run(report):
     assert "kept in [runs/](runs/)" in parts["What was run"]
     assert "`t2i sweep +study=reference` runs the rest" in page
     # Runs end 10:10-10:12 and trained 8 minutes each (wgan: 4): first start 10:02, last end 10:12.
-    assert "Wall time: 0.2 hours from the first run's start (2026-01-01 10:02)" in parts["What was run"]
+    # Intervals 10:02-10:10, 10:03-10:11, 10:04-10:12 (baseline's three seeds) and the like: one busy stretch.
+    assert (
+        "Wall time: 0.2 hours in which at least one run trained, between the first run's start (2026-01-01 10:02) "
+        "and the last one's end (2026-01-01 10:12), 0.2 hours apart" in parts["What was run"]
+    )
     assert "1.3 hours of training summed over runs" in parts["What was run"]  # (9 * 8 + 4) / 60
 
 
@@ -497,3 +501,16 @@ def test_the_report_draws_reeds_figures_of_a_style_run_with_s(style_run, tmp_pat
         assert (
             tmp_path / "report" / "runs" / "reed_int_cls+style" / "seed=0" / "evaluation" / f"reed_{kind}.png"
         ).exists()
+
+
+def test_wall_time_counts_the_hours_some_run_trained_not_the_idle_days_between_sessions():
+    from t2i.analysis.report.provenance import wall_time
+    from t2i.analysis.runs import Run
+
+    def run(updated, minutes):
+        return Run(Path("r"), "s", "s", 0, {}, None, {"updated": updated, "minutes": minutes})
+
+    # Two overlapping runs on day 1 (10:00-11:00 and 10:30-12:00), one on day 3 (09:00-09:30).
+    wall = wall_time([run("2026-01-01T11:00", 60), run("2026-01-01T12:00", 90), run("2026-01-03T09:30", 30)])
+    assert wall["busy_hours"] == pytest.approx(2.5) and wall["wall_hours"] == pytest.approx(47.5)
+    assert wall["training_hours_total"] == pytest.approx(3.0)

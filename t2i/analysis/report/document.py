@@ -152,8 +152,9 @@ def _run_notes(page: Page) -> str:
     wall = page.wall
     if wall["first_start"] is not None:
         lines.append(
-            f"- Wall time: {wall['wall_hours']:.1f} hours from the first run's start "
-            f"({wall['first_start']:%Y-%m-%d %H:%M}) to the last one's end ({wall['last_end']:%Y-%m-%d %H:%M}); "
+            f"- Wall time: {wall['busy_hours']:.1f} hours in which at least one run trained, between the first "
+            f"run's start ({wall['first_start']:%Y-%m-%d %H:%M}) and the last one's end "
+            f"({wall['last_end']:%Y-%m-%d %H:%M}), {wall['wall_hours']:.1f} hours apart; "
             f"{wall['training_hours_total']:.1f} hours of training summed over runs (runs sharing the machine "
             "slow each other down, so per-run minutes are not speed measurements; `t2i bench` is)."
         )

@@ -21,12 +21,14 @@ def statuses(runs: Sequence[Run]) -> Counter:
 
 
 def wall_time(runs: Sequence[Run]) -> dict:
-    """Training time summed over runs, and the span from the first run's start to the last one's end.
+    """Training time summed over runs; the span from the first run's start to the last one's end; and the hours
+    of that span in which at least one run trained (the union of the runs' intervals: a study trained over
+    several sessions spans days, most of them idle).
 
     status.json keeps when a run last wrote it and its training minutes; a run's start is taken as the one
-    minus the other, so the span leaves out pauses between a run's interruption and its resumption.
+    minus the other, so its interval leaves out pauses between an interruption and the resumption.
     """
-    ends, starts = [], []
+    ends, intervals = [], []
     for run in runs:
         try:
             end = datetime.fromisoformat(str(run.status["updated"]))
@@ -34,14 +36,28 @@ def wall_time(runs: Sequence[Run]) -> dict:
             continue
         ends.append(end)
         if math.isfinite(run.minutes):
-            starts.append(end - timedelta(minutes=run.minutes))
+            intervals.append((end - timedelta(minutes=run.minutes), end))
     total = sum(r.minutes for r in runs if math.isfinite(r.minutes))
+    starts = [start for start, _ in intervals]
     return {
         "training_hours_total": total / 60,
         "first_start": min(starts) if starts else None,
         "last_end": max(ends) if ends else None,
         "wall_hours": (max(ends) - min(starts)).total_seconds() / 3600 if starts else math.nan,
+        "busy_hours": _union_hours(intervals) if intervals else math.nan,
     }
+
+
+def _union_hours(intervals: list[tuple[datetime, datetime]]) -> float:
+    seconds, reach = 0.0, None
+    for start, end in sorted(intervals):
+        if reach is None or start > reach:
+            seconds += (end - start).total_seconds()
+            reach = end
+        elif end > reach:
+            seconds += (end - reach).total_seconds()
+            reach = end
+    return seconds / 3600
 
 
 def software() -> dict:
