@@ -100,7 +100,8 @@ def test_t2i_sweep_launches_every_run_of_the_study(tmp_path, monkeypatch):
 
 def test_every_committed_run_is_the_one_its_study_composes():
     """Each recorded run of experiments/ is what `t2i sweep` would compose for it today: complete ("done")
-    for the finished ones, so a rerun skips them; resumable at its checkpoint for those parked in progress.
+    for the finished ones, so a rerun skips them; resumable at its checkpoint for those parked in progress
+    (experiments/in_progress, the reference study's, the paper budget's and the Reed study's).
     The paper-budget runs are `make study-paper`'s: budget=paper, seed 0 of their ablation."""
     from pathlib import Path
 
@@ -108,20 +109,25 @@ def test_every_committed_run_is_the_one_its_study_composes():
     from t2i.sweeps.sweep import plan
 
     paper = ["+ablation=baseline,lrx10,wgan,shuffle_mbd", "seed=0", "budget=paper"]
+    reference, reed = (study.multiruns([f"+study={name}", "sweep.name=runs"]) for name in ("reference", "reed"))
     recorded = {  # a sweep directory, the multiruns that made its runs, and what a rerun finds them
-        "experiments/ablation_study/runs": (study.multiruns(["+study=reference", "sweep.name=runs"]), "done"),
+        "experiments/ablation_study/runs": (reference, "done"),
         "experiments/paper_budget/runs": ([paper], "done"),
-        "experiments/in_progress/runs/paper": ([paper], "resume"),
+        # Parked between sessions: finished (waiting for their report) or resumable at their last checkpoint.
+        "experiments/in_progress/runs/paper": ([paper], "parked"),
+        "experiments/in_progress/runs/ablation_study": (reference, "parked"),
+        "experiments/in_progress/runs/reed_study": (reed, "parked"),
     }
     for directory, (multiruns, expected) in recorded.items():
         root = Path(directory)
         where = [f"runs_root={root.parent}", f"sweep.name={root.name}"]
         jobs = {job.run_dir: job for overrides in multiruns for job in plan([*overrides, *where]).jobs}
         runs = sorted(root.glob("*/seed=*"))
-        assert runs or expected == "resume", f"no runs in {root}"  # parked runs leave when they finish
+        assert runs or expected == "parked", f"no runs in {root}"  # parked runs leave when they finish
         for run in runs:
             job = jobs.get(Path(os.path.abspath(run)))
             assert job is not None, f"{run} is no run of its study"
-            assert rundir.check_run_dir(job.cfg) == expected, run
-            if expected == "resume":
+            found = rundir.check_run_dir(job.cfg)
+            assert found == expected or (expected == "parked" and found in ("done", "resume")), run
+            if found == "resume":
                 assert rundir.resume_point(job.cfg) == rundir.checkpoint_epoch(run), run
