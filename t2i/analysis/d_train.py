@@ -21,7 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from t2i.analysis.runs import Run, Series
+from t2i.analysis.runs import AnalysisError, Run, Series
 
 ACCURACY = re.compile(r"^d(\d+)_(\w+)_acc$")  # the labelled step's sub-step accuracies (t2i/training/gan.py)
 NEAR = (0.9, 0.99)  # "near 100 %": the first epoch at which a sub-step's mean accuracy reaches each
@@ -37,11 +37,16 @@ def is_d_only(run: Run) -> bool:
     return converged and isinstance(epochs, int) and isinstance(d_only, int) and d_only >= epochs
 
 
-def split(series: Sequence[Series]) -> tuple[list[Series], list[Series]]:
-    """(generator series, D-only series), each in the given order; a series is D-only when all its runs are."""
+def split(series: Sequence[Series], runs_dir) -> tuple[list[Series], list[Series]]:
+    """(generator series, D-only series), each in the given order; a series is D-only when all its runs are.
+    AnalysisError when there is no generator series below `runs_dir`: nothing to compare."""
     generators, d_only = [], []
     for item in series:
         (d_only if all(is_d_only(r) for r in item[1]) else generators).append(item)
+    if not generators:
+        raise AnalysisError(
+            f"{runs_dir} holds only D-only runs (D trained alone against Part 1's frozen G): no generator to compare"
+        )
     return generators, d_only
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from t2i.analysis import d_train
 from t2i.analysis.mae_figure import plot_mae
-from t2i.analysis.runs import AnalysisError, Run, find_runs, group
+from t2i.analysis.runs import Run, find_runs, group
 from t2i.analysis.summary import series_table, write_summary
 from t2i.sweeps import study
 
@@ -49,15 +49,13 @@ def plot_mae_command(
     if output.is_dir():
         output = output / "mae.png"
     runs, skipped = read_runs(runs_dir)
-    series, d_only = d_train.split(group(runs, study.load().series))
+    series, d_only = d_train.split(group(runs, study.load().series), runs_dir)
     for name, _ in d_only:
         print(
             f"note: series {name} trains D alone (G frozen): not a generator curve; `t2i report` shows its "
             "D accuracies",
             file=sys.stderr,
         )
-    if not series:
-        raise AnalysisError(f"{runs_dir} holds only D-only runs (every epoch trains D alone): no generator to plot")
     figure = plot_mae(series, output, band=band, smooth=smooth, log_scale=log_scale)
     summary = write_summary(series_table(series, thresholds), figure[0].parent)
     return {"figure": figure, "summary": summary, "skipped": skipped}

@@ -78,9 +78,7 @@ def build_report(runs_dir, out_dir=None, options: Options = Options(), progress=
     progress(f"reading the runs below {runs_dir}")
     runs, skipped = read_runs(runs_dir)
     every_series = group(runs, (plan or study.load()).series)
-    series, d_only = d_train.split(every_series)  # D-only series train no generator: they get their own section
-    if not series:
-        raise AnalysisError(f"{runs_dir} holds only D-only runs (every epoch trains D alone): nothing to compare")
+    series, d_only = d_train.split(every_series, runs_dir)  # D-only series get their own section
     progress(f"{len(runs)} runs in {len(every_series)} series; drawing the MAE figure")
     out.mkdir(parents=True, exist_ok=True)
     plot_mae(series, out / "mae.png", band=options.band)
