@@ -25,6 +25,7 @@ Runs whose texts have no single true image are scored as Reed et al. claim (t2i/
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import sys
 import time
@@ -84,6 +85,18 @@ def generate_and_score(model, sampler, pair, bg, fg):
     return fake, errors
 
 
+@functools.cache
+def _pairwise_l1():
+    """[rows, candidates] L1 distances, one function for the process, so that each shape compiles once."""
+    import tensorflow as tf
+
+    @tf.function(jit_compile=True)  # XLA fuses subtract-abs-sum: no [rows, candidates, pixels] tensor in memory
+    def l1(a, b):
+        return tf.reduce_sum(tf.abs(a[:, None, :] - b[None, :, :]), axis=-1)
+
+    return l1
+
+
 def nearest_renders(fake, sampler, pair, bg, fg, progress=None) -> np.ndarray:
     """For each image, the pair id of the nearest (L1) true render among all pairs in its colours.
 
@@ -92,10 +105,7 @@ def nearest_renders(fake, sampler, pair, bg, fg, progress=None) -> np.ndarray:
     """
     import tensorflow as tf
 
-    @tf.function(jit_compile=True)  # XLA fuses subtract-abs-sum: no [rows, candidates, pixels] tensor in memory
-    def l1(a, b):
-        return tf.reduce_sum(tf.abs(a[:, None, :] - b[None, :, :]), axis=-1)
-
+    l1 = _pairwise_l1()
     n_pairs = sampler.vocab_size**2
     all_chars = _chars(np.arange(n_pairs), sampler.vocab_size)
     groups = {}
