@@ -53,7 +53,8 @@ study-paper: install
 		--title 'The paper budget (1,500 epochs)'
 
 # Reed et al.'s claims (conf/study/reed.yaml): the 2x2 on the style data with the hold-out, the Baseline under the
-# hold-out, the unconditional GAN. 16 runs of 250 epochs. Resumable: rerun to continue.
+# hold-out, the unconditional GAN, and Reed's full model with minibatch discrimination (a probe, not Reed's).
+# 19 runs of 250 epochs. Resumable: rerun to continue.
 study-reed: install
 	-$(T2I) sweep +study=reed sweep.workers=2 trainer.threads=1
 	$(T2I) report $(or $(wildcard runs/reed_study),experiments/reed_study/runs) -o experiments/reed_study --study reed \

@@ -91,7 +91,7 @@ def test_t2i_sweep_launches_every_run_of_the_study(tmp_path, monkeypatch):
         return {"run_dir": HydraConfig.get().runtime.output_dir, "outcome": "skipped"}
 
     monkeypatch.setattr(sweep, "task", task)
-    # The Reed study: 16 runs, series of several ablations among them (the reference's 48 are planned, not
+    # The Reed study: 19 runs, series of several ablations among them (the reference's 48 are planned, not
     # launched, in test_every_committed_run_is_the_one_its_study_composes; Hydra launches take ~0.4 s each).
     sweep.run_sweep(["+study=reed", f"runs_root={tmp_path}", "budget=tiny", "hydra/launcher=basic"])
     reed = study.load("reed")
