@@ -340,6 +340,26 @@ def _wait_for_epochs(run_dir: Path, n: int, proc, timeout=240):
     raise TimeoutError
 
 
+def test_a_copy_of_the_resumable_files_alone_resumes_onto_the_uninterrupted_curve(interrupted, reference, tmp_path):
+    """What a session keeps of a run longer than itself (experiments/in_progress/snapshot.py) is
+    rundir.resumable_files: no samples, no TensorBoard, no older checkpoint; the copy still finishes the run."""
+    from t2i.training.run import train
+
+    kept = rundir.resumable_files(interrupted)
+    names = {str(p) for p in kept}
+    assert {"config.yaml", "status.json", "metrics.csv", "checkpoints/resume/checkpoint"} <= names
+    assert {"checkpoints/resume/ckpt-2.index", "checkpoints/generator.weights.h5"} <= names
+    assert not any(n.startswith(("samples", "tensorboard")) or "ckpt-1." in n for n in names)
+    dst = tmp_path / "baseline" / "seed=0"
+    for rel in kept:
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(interrupted / rel, dst / rel)
+    assert rundir.checkpoint_epoch(dst) == 2
+    status = train(compose(tmp_path))
+    assert status["status"] == "done" and status["epochs_done"] == 5
+    pd.testing.assert_frame_equal(curve(dst), curve(reference))
+
+
 def test_killed_run_resumes_to_the_uninterrupted_curve(reference, tmp_path):
     """Killed (kill -9) as soon as its first epoch is checkpointed, four epochs early, a run resumes onto the
     uninterrupted curve. Eager steps, so the epochs between the checkpoint and the signal take seconds; a traced

@@ -10,10 +10,11 @@ report (experiments/*/runs) and are finished there are skipped. Run with trainin
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import sys
 from pathlib import Path
+
+from t2i.store import rundir
 
 ROOT = Path(__file__).resolve().parents[2]
 DEST = ROOT / "experiments" / "in_progress" / "runs"
@@ -34,30 +35,20 @@ def finished_elsewhere(rel: Path) -> bool:
 def copy_run(run: Path, dest: Path) -> None:
     if dest.exists():
         shutil.rmtree(dest)
-    (dest / "checkpoints" / "resume").mkdir(parents=True)
-    for name in ("config.yaml", "status.json", "metrics.csv"):
-        if (run / name).exists():
-            shutil.copy2(run / name, dest / name)
-    for weights in (run / "checkpoints").glob("*.weights.h5"):
-        if ".tmp." not in weights.name:
-            shutil.copy2(weights, dest / "checkpoints" / weights.name)
-    resume = run / "checkpoints" / "resume"
-    latest = re.search(r'model_checkpoint_path: "(?:.*/)?([^"]+)"', (resume / "checkpoint").read_text())
-    if latest:
-        shutil.copy2(resume / "checkpoint", dest / "checkpoints" / "resume" / "checkpoint")
-        for f in resume.glob(latest.group(1) + ".*"):
-            shutil.copy2(f, dest / "checkpoints" / "resume" / f.name)
+    for rel in rundir.resumable_files(run):
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(run / rel, dest / rel)
 
 
 def main(runs_root: Path) -> None:
     for status in sorted(runs_root.glob("*/*/seed=*/status.json")):
         run = status.parent
         rel = run.relative_to(runs_root)
-        if finished_elsewhere(rel) or not (run / "checkpoints" / "resume" / "checkpoint").exists():
+        if finished_elsewhere(rel) or rundir.checkpoint_epoch(run) is None:
             continue
         copy_run(run, DEST / rel)
-        print(f"kept {rel}: {json.loads(status.read_text()).get('status')}, "
-              f"{json.loads(status.read_text()).get('epochs_done')} epochs")  # fmt: skip
+        state = rundir.read_status(run)
+        print(f"kept {rel}: {state.get('status')}, {state.get('epochs_done')} epochs")
 
 
 if __name__ == "__main__":

@@ -355,6 +355,22 @@ def checkpoint_epoch(run_dir) -> int | None:
     return None
 
 
+def resumable_files(run_dir) -> list[Path]:
+    """The files, relative to the run directory, that a copy needs to resume the run where it stopped and to
+    serve `t2i generate`: config, status, metrics, the final weights and the latest resume checkpoint (or the
+    legacy state). Samples, TensorBoard logs and older checkpoints are left out. Raises DamagedRunDir."""
+    run_dir = Path(run_dir)
+    found = [run_dir / name for name in (CONFIG, STATUS, METRICS)]
+    found += weights.listed(run_dir / "checkpoints")
+    epoch = checkpoint_epoch(run_dir)
+    if (run_dir / RESUME_DIR / "checkpoint").exists():
+        found.append(run_dir / RESUME_DIR / "checkpoint")
+        found += sorted((run_dir / RESUME_DIR).glob(f"{CHECKPOINT_PREFIX}-{epoch}.*"))
+    elif epoch is not None:
+        found += [run_dir / LEGACY_STATE, (run_dir / LEGACY_STATE).with_suffix(".json")]
+    return [p.relative_to(run_dir) for p in found if p.exists()]
+
+
 # --- the run directory as a whole --------------------------------------------------------------------
 
 
