@@ -10,7 +10,9 @@ from t2i.analysis.reed_claims import CLAIMS, claims_table, variant
 from t2i.analysis.welch import welch_p_value
 
 
-def result(mae, readability=0.5, unseen=None, kept=0.9, kept_random=0.125, auc=0.7, data="style") -> dict:
+def result(
+    mae, readability=0.5, unseen=None, kept=0.9, kept_random=0.125, auc=0.7, untrained_auc=0.6, data="style"
+) -> dict:
     return {
         "data": data,
         "mae": mae,
@@ -18,7 +20,7 @@ def result(mae, readability=0.5, unseen=None, kept=0.9, kept_random=0.125, auc=0
         "unseen": {"mae": mae if unseen is None else unseen},
         "reed": {
             "style_transfer": {"background_match": kept, "random_z": {"background_match": kept_random}},
-            "style_auc": {"auc": auc},
+            "style_auc": {"auc": auc, "untrained_auc": untrained_auc},
         },
     }
 
@@ -59,6 +61,9 @@ def test_each_comparison_is_a_welch_test_read_in_the_claimed_direction():
     # (d) within a variant: S's background against a random z's.
     style = rows(table, "d", "GAN vs GAN, background kept by a random z", "background kept by S(x)")
     assert style["claimed better"].startswith("0.900") and style["other"].startswith("0.125")
+    # and S's style AUC against its untrained architecture's (the control whose AUC is not learned)
+    learned = rows(table, "d", "GAN-INT vs GAN-INT, style AUC of an untrained S", "style AUC")
+    assert learned["result"] == "supports" and learned["gain"] == pytest.approx(0.3)
     tied = rows(table, "a", "GAN-CLS vs GAN", "readability")
     assert tied["result"] == "not decided" and tied["Welch"] == "no variance"  # all seeds equal: no test
     assert table.attrs["variants"] == {
@@ -75,7 +80,9 @@ def test_missing_variants_drop_their_comparisons_and_other_data_never_mixes_in()
     only_two["reed_int"] = [result(0.01, data=None), result(0.02, data=None)]  # the reference's data
     table = claims_table(only_two)
     assert set(table["comparison"]) == {"GAN-CLS vs GAN", "GAN vs GAN, background kept by a random z",
-                                        "GAN-CLS vs GAN-CLS, background kept by a random z"}  # fmt: skip
+                                        "GAN-CLS vs GAN-CLS, background kept by a random z",
+                                        "GAN vs GAN, style AUC of an untrained S",
+                                        "GAN-CLS vs GAN-CLS, style AUC of an untrained S"}  # fmt: skip
     assert claims_table({"unseen": STUDY["unseen"]}).empty
 
 

@@ -125,6 +125,18 @@ def test_an_s_that_sees_nothing_is_at_chance(style_sampler):
     assert reed.style_loss(blind, style_sampler)["loss"] == pytest.approx(2 * N, rel=0.15)  # E||z - 1||^2 = 2d
 
 
+def test_the_untrained_control_is_s_architecture_with_seeded_fresh_weights(style_run):
+    from t2i.inference import load_model
+
+    s = load_model(style_run)[0].style_encoder
+    a, b, other = reed.untrained_copy(s, 1), reed.untrained_copy(s, 1), reed.untrained_copy(s, 2)
+    assert [w.shape for w in a.get_weights()] == [w.shape for w in s.get_weights()]
+    assert all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights()))  # same seed, same S
+    kernels = [w for w in a.get_weights() if w.ndim > 1]
+    assert not any(np.array_equal(x, y) for x, y in zip(kernels, (w for w in other.get_weights() if w.ndim > 1)))
+    assert not any(np.array_equal(x, y) for x, y in zip(kernels, (w for w in s.get_weights() if w.ndim > 1)))
+
+
 def test_without_s_those_measures_are_absent(style_sampler):
     m = reed.style_measures(StandIn(style_sampler, argmax_background, style=False), style_sampler)
     assert m["style_transfer"] is None and m["style_auc"] is None and m["style_loss"] is None
@@ -164,7 +176,10 @@ def test_the_evaluation_of_a_style_run(result):
     assert sum(c["nearest_background_share"].values()) == pytest.approx(1.0)
     t = r["style_transfer"]
     assert 0 < t["mae"] < 2 and 0 <= t["background_match"] <= 1 and t["nearest_mae"] <= t["mae"]
-    assert 0 <= r["style_auc"]["auc"] <= 1 and r["style_auc"]["pairs"] == 256 * 255 // 2
+    a = r["style_auc"]
+    assert 0 <= a["auc"] <= 1 and a["pairs"] == 256 * 255 // 2
+    # the controls: S's architecture untrained (seeded by the run's seed), and the raw pixels
+    assert 0 <= a["untrained_auc"] <= 1 and a["untrained_seed"] == 0 and 0.5 < a["pixel_auc"] <= 1
     assert r["style_loss"]["loss"] >= 0 and r["style_loss"]["latent_dim"] == 100
 
 

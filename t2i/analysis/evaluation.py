@@ -46,7 +46,7 @@ N_COLOURS = len(COLOURS)
 # The result of a run on the style data or of the unconditional GAN carries "version": results of an older
 # version lack the Reed measures (t2i/analysis/reed_measures.py), and the report's cache recomputes them.
 # The reference data's result is as before and carries none.
-EVALUATION_VERSION = 2
+EVALUATION_VERSION = 3  # 3: the style AUC's controls (an untrained S, the raw pixels)
 
 
 def select_samples(vocab_size: int, samples: int, seed: int = SAMPLE_SEED):
@@ -351,7 +351,9 @@ def evaluate(run, samples: int = DEFAULT_SAMPLES, output_dir=None, verbose: bool
                 result = {"holdout": holdout, **seen_unseen(errors, nearest == pair, unseen), **result}
             result = {**head, "data": data, "version": EVALUATION_VERSION, **result}
             result["truth"] = "nearest of the text's eight renders (one per background; fast mask path)"
-            result["reed"] = reed.style_measures(model, sampler, HOLDOUTS[holdout])
+            result["reed"] = reed.style_measures(
+                model, sampler, HOLDOUTS[holdout], seed=int(OmegaConf.select(cfg, "seed", default=0))
+            )
     result["seconds"] = round(time.perf_counter() - started, 2)
     out_dir = Path(output_dir) if output_dir is not None else source.root
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -403,7 +405,8 @@ def _reed_lines(result: dict) -> list[str]:
         + f"background kept {t['background_match']:.3f} (random z {rz['background_match']:.3f}, "
         + f"chance {t['chance_background_match']:.3f})",
         f"  disentangling: ROC AUC of cos(S(x_i), S(x_j)), same vs different background {_fmt(a['auc'], 3)} "
-        + f"({a['pairs']} pairs of {a['images']} renders)",
+        + f"(untrained S {_fmt(a.get('untrained_auc'), 3)}, raw pixels {_fmt(a.get('pixel_auc'), 3)}; "
+        + f"{a['pairs']} pairs of {a['images']} renders)",
         f"  S loss on the final G: mean ||z - S(G(z, h))||^2 = {s['loss']:.4f} "
         + f"({s['samples']} z, z of {s['latent_dim']} dims)",
     ]

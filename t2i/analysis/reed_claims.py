@@ -3,7 +3,8 @@
 The 2x2's variants are the series on the style data whose ablations include reed_gan, reed_cls, reed_int or
 reed_int_cls (GAN, GAN-CLS, GAN-INT, GAN-INT-CLS); where two series are the same variant, the first in series
 order stands for it. Each claim is a few comparisons of one variant's seeds with another's on one
-measure (or, for the style claim, of one measure with another within a variant), each a two-sided Welch test.
+measure (or, for the style claim, of one measure with its control within a variant: the background S keeps
+against the one a random z keeps, S's style AUC against an untrained S's), each a two-sided Welch test.
 A comparison *supports* its claim when the difference goes the claimed way at p < 0.05, *contradicts* it when it
 goes the other way at p < 0.05, and leaves it *not decided* otherwise (also with fewer than two seeds a side).
 Whether a claim holds overall is the findings' call, from these rows. Nothing here imports TensorFlow.
@@ -39,6 +40,7 @@ KEPT_RANDOM = Measure(
     "background kept by a random z", ("reed", "style_transfer", "random_z", "background_match"), False
 )
 STYLE_AUC = Measure("style AUC", ("reed", "style_auc", "auc"), False)
+UNTRAINED_AUC = Measure("style AUC of an untrained S", ("reed", "style_auc", "untrained_auc"), False)
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ CLAIMS: dict[str, tuple[str, list[Comparison]]] = {
     ),
     "d": (
         "z carries the unnamed style, and S recovers it well enough to transfer it",
-        [Comparison(v, v, KEPT, KEPT_RANDOM) for v in VARIANTS],
+        [Comparison(v, v, KEPT, KEPT_RANDOM) for v in VARIANTS]
+        + [Comparison(v, v, STYLE_AUC, UNTRAINED_AUC) for v in VARIANTS],
     ),
     "e": ("the INT variants disentangle style best", _pairs(STYLE_AUC, ("GAN-INT", "GAN"), ("GAN-INT-CLS", "GAN-CLS"))),
 }

@@ -14,7 +14,10 @@ unseen when its character pair is held out (it names no background, so no colour
   the text shows.
 - disentangling (a run with S): ROC AUC of the cosine similarity of S(x_i), S(x_j) as a score of "same
   background", over all pairs of AUC_IMAGES true renders of random texts (text colour != background) in random
-  backgrounds. 0.5: S's z says nothing of the background; 1: it separates backgrounds perfectly.
+  backgrounds. 0.5: S's z says nothing of the background; 1: it separates backgrounds perfectly. Two controls on
+  the same pairs, because the background fills most pixels and any function of the image may separate it:
+  the AUC of S's architecture with fresh weights (seeded by the run's seed), i.e. what S has not learned, and
+  the AUC of the raw pixels' cosine similarity.
 - S's loss on the final G: mean ||z - S(G(z, h))||^2 over fresh z and random texts (training's style_loss).
 - the unconditional GAN: MAE of UNCONDITIONAL_SAMPLES samples to the nearest true render of any combination
   (vocabulary pairs x 8 backgrounds x 8 text colours), and how many distinct combinations those nearest renders
@@ -178,23 +181,62 @@ def roc_auc(scores, positive) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
-def style_auc(model, sampler, images: int = AUC_IMAGES):
-    """ROC AUC of cos(S(x_i), S(x_j)) for same vs different background; None without S."""
+def untrained_copy(network, seed: int):
+    """`network` (a Keras model) rebuilt with fresh weights, every random initializer seeded from `seed`: what its
+    architecture computes before it learns anything. The same seed gives the same weights."""
+    import keras
+
+    count = [0]
+
+    def seeded(config):
+        if isinstance(config, list):
+            return [seeded(v) for v in config]
+        if not isinstance(config, dict):
+            return config
+        config = {k: seeded(v) for k, v in config.items()}
+        inner = config.get("config")
+        if config.get("module") == "keras.initializers" and isinstance(inner, dict) and "seed" in inner:
+            count[0] += 1  # each initializer a seed of its own: equal shapes must not get equal weights
+            config["config"] = {**inner, "seed": int(np.random.SeedSequence([seed, count[0]]).generate_state(1)[0])}
+        return config
+
+    return keras.models.clone_model(network, clone_function=lambda layer: layer.from_config(seeded(layer.get_config())))
+
+
+def _auc_of_cosine(vectors, same) -> float:
+    v = np.asarray(vectors, np.float64).reshape(len(vectors), -1)
+    unit = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    i, j = np.triu_indices(len(v), k=1)
+    return roc_auc(np.einsum("nd,nd->n", unit[i], unit[j]), same)
+
+
+def style_auc(model, sampler, images: int = AUC_IMAGES, seed: int = 0):
+    """ROC AUC of cos(S(x_i), S(x_j)) for same vs different background, beside its controls: an untrained S
+    (untrained_copy of S, seeded by `seed`; None where S is not a Keras model) and the raw pixels. None without S."""
     if getattr(model, "style_encoder", None) is None:
         return None
+    import keras
+
     rng = _rng(_AUC)
     bg = rng.integers(0, N_COLOURS, images).astype(np.int32)
     chars, fg = _texts(rng, images, sampler.vocab_size, avoid_bg=bg)
-    z = np.asarray(model.style(sampler.images(chars, bg, fg).numpy()), np.float64)
-    unit = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+    x = sampler.images(chars, bg, fg).numpy()
     i, j = np.triu_indices(images, k=1)
-    similarity = np.einsum("nd,nd->n", unit[i], unit[j])
     same = bg[i] == bg[j]
+    untrained = None
+    if isinstance(model.style_encoder, keras.Model):
+        fresh = untrained_copy(model.style_encoder, seed)
+        untrained = _auc_of_cosine(
+            np.concatenate([fresh(x[k : k + _BATCH], training=False) for k in range(0, images, _BATCH)]), same
+        )
     return {
         "images": images,
         "pairs": len(i),
         "same_background_pairs": int(same.sum()),
-        "auc": roc_auc(similarity, same),
+        "auc": _auc_of_cosine(model.style(x), same),
+        "untrained_auc": untrained,
+        "untrained_seed": seed,
+        "pixel_auc": _auc_of_cosine(x, same),
     }
 
 
@@ -209,13 +251,14 @@ def style_loss(model, sampler, samples: int = STYLE_LOSS_SAMPLES):
     return {"samples": samples, "loss": float(loss.mean()), "latent_dim": int(model.latent_dim)}
 
 
-def style_measures(model, sampler, holdout=None) -> dict:
-    """Coverage, style transfer, AUC and S's loss (the last three None for a run without S)."""
+def style_measures(model, sampler, holdout=None, seed: int = 0) -> dict:
+    """Coverage, style transfer, AUC and S's loss (the last three None for a run without S); `seed` (the run's)
+    seeds the untrained S of the AUC's control."""
     return {
         "has_style_encoder": getattr(model, "style_encoder", None) is not None,
         "coverage": background_coverage(model, sampler, holdout),
         "style_transfer": style_transfer(model, sampler),
-        "style_auc": style_auc(model, sampler),
+        "style_auc": style_auc(model, sampler, seed=seed),
         "style_loss": style_loss(model, sampler),
     }
 

@@ -146,6 +146,8 @@ REED_COLUMNS = {
     "background kept": ("style_transfer", "background_match"),
     "kept, random z": ("style_transfer", "random_z", "background_match"),
     "style AUC": ("style_auc", "auc"),
+    "untrained S AUC": ("style_auc", "untrained_auc"),
+    "pixel AUC": ("style_auc", "pixel_auc"),
     "S loss": ("style_loss", "loss"),
 }
 

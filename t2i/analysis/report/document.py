@@ -214,7 +214,11 @@ def _reed(page: Page) -> str:
             "G(S(x_a), h(t_b)) against t_b's render in x_a's background, its MAE and the share whose nearest "
             "background is x_a's (with a random z instead of S(x_a), and chance 1/8, beside). *Style AUC*: ROC AUC "
             "of the cosine similarity of S(x_i) and S(x_j) for same vs different backgrounds (Reed et al.'s "
-            "disentangling measure, with the style known). *S loss*: mean ||z - S(G(z, h))||^2 on the final G.",
+            "disentangling measure, with the style known), beside two controls on the same pairs: S's architecture "
+            "untrained (fresh weights seeded by the run's seed) and the raw pixels' cosine similarity; the "
+            "background fills most pixels, so only a style AUC above the untrained S's says that S learned it. "
+            "*S loss*: mean ||z - S(G(z, h))||^2 on the final G (E||z||^2 = 100: an S that recovers nothing of "
+            "z).",
             markdown_table(page.reed),
             _reed_claims(page.reed_claims),
         ]
@@ -230,7 +234,8 @@ def _reed_claims(claims: pd.DataFrame | None) -> str:
             "Each claim (issue 19's (a)–(e)) as comparisons of the 2x2's variants over their evaluated seeds "
             "(t2i/analysis/reed_claims.py): the variant the claim says is better against the other, on one "
             "measure of `t2i evaluate`; for (d), within each variant, the background that G(S(x_a), h(t_b)) keeps "
-            "against the one a random z keeps. *gain*: how much better the claimed side is (negative: worse). "
+            "against the one a random z keeps, and S's style AUC against its untrained architecture's. "
+            "*gain*: how much better the claimed side is (negative: worse). "
             "*supports* / *contradicts*: the difference goes the claimed / the other way with Welch p < 0.05; "
             "else *not decided*. Whether a claim holds is judged in the findings, from these rows "
             "([reed_claims.csv](reed_claims.csv)). The variants: "
