@@ -86,7 +86,7 @@ def generate_and_score(model, sampler, pair, bg, fg):
 
 
 @functools.cache
-def _pairwise_l1():
+def pairwise_l1():
     """[rows, candidates] L1 distances, one function for the process, so that each shape compiles once."""
     import tensorflow as tf
 
@@ -105,7 +105,7 @@ def nearest_renders(fake, sampler, pair, bg, fg, progress=None) -> np.ndarray:
     """
     import tensorflow as tf
 
-    l1 = _pairwise_l1()
+    l1 = pairwise_l1()
     n_pairs = sampler.vocab_size**2
     all_chars = _chars(np.arange(n_pairs), sampler.vocab_size)
     groups = {}

@@ -279,10 +279,9 @@ def nearest_of_all(fake, sampler) -> tuple[np.ndarray, np.ndarray]:
     (ties: the first)."""
     import tensorflow as tf
 
-    @tf.function(jit_compile=True)
-    def l1(a, b):
-        return tf.reduce_sum(tf.abs(a[:, None, :] - b[None, :, :]), axis=-1)
+    from t2i.analysis.evaluation import pairwise_l1
 
+    l1 = pairwise_l1()
     fake = np.asarray(fake, np.float32).reshape(len(fake), -1)
     pair, bg, fg = all_combinations(sampler.vocab_size)
     chars = _chars(pair, sampler.vocab_size)
