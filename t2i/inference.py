@@ -105,10 +105,23 @@ class InferenceModel:
 
         self.text_encoder, self.generator, self.style_encoder = text_encoder, generator, style_encoder
         self.latent_dim, self.random_z, self.latent_distribution = latent_dim, random_z, latent_distribution
-        self._encode = tf.function(lambda c, s: text_encoder([c, s], training=False), reduce_retracing=True)
-        self._decode = tf.function(lambda x: tf.tanh(generator(x, training=False)), reduce_retracing=True)
+
+        # Signatures with a free batch dimension: one trace per function, whatever the batch sizes.
+        def batch_of(net):
+            return [tf.TensorSpec([None, *x.shape[1:]], x.dtype) for x in net.inputs]
+
+        g_inputs = batch_of(generator)
+        self._encode = tf.function(
+            lambda c, s: text_encoder([c, s], training=False), input_signature=batch_of(text_encoder)
+        )
+        self._decode = tf.function(
+            lambda x: tf.tanh(generator(x, training=False)),
+            input_signature=[g_inputs if len(g_inputs) > 1 else g_inputs[0]],
+        )
         if style_encoder is not None:
-            self._style = tf.function(lambda x: style_encoder(x, training=False), reduce_retracing=True)
+            self._style = tf.function(
+                lambda x: style_encoder(x, training=False), input_signature=batch_of(style_encoder)
+            )
 
     def _z(self, n: int):
         import tensorflow as tf
