@@ -48,3 +48,16 @@ def test_interpolation_holds_z_then_the_text(tmp_path):
     assert not (f0 == f0[0]).all() and np.allclose(f0[0], model.calls[1][0][0])  # the text moves
     assert (f2 == f2[0]).all() and (f3 == f3[0]).all()  # the text fixed
     assert not (z2 == z2[0]).all()  # z moves
+
+
+def test_what_z_draws_holds_each_text_over_the_same_z(tmp_path):
+    model = Recorder()
+    rf.z_samples_figure(model, 10, tmp_path / "z.png", draws=6)
+    assert (tmp_path / "z.png").exists() and len(model.calls) == len(rf.Z_TEXTS)
+    for feats, z in model.calls:
+        assert len(z) == 6 and (feats == feats[0]).all()  # one text per row
+        np.testing.assert_array_equal(z, model.calls[0][1])  # the same z in every row
+    assert len({tuple(z[0]) for _, z in model.calls}) == 1 and not (model.calls[0][1] == model.calls[0][1][0]).all()
+    again = Recorder()
+    rf.z_samples_figure(again, 10, tmp_path / "z2.png", draws=6)
+    np.testing.assert_array_equal(again.calls[0][1], model.calls[0][1])  # seeded: the same z in every run

@@ -465,6 +465,27 @@ def test_the_figures_are_kept_with_the_records_and_never_lost_where_the_model_is
     assert sections(page)["Reed et al.'s figures (style data)"] == part
 
 
+def test_what_z_draws_is_shown_for_every_style_series_and_kept_with_the_records(tmp_path):
+    runs, out = tmp_path / "sweep", tmp_path / "report"
+    write_style_sweep(runs)
+    out.mkdir()
+    (out / "reed_z_samples_gone.png").write_bytes(b"a series no longer in the sweep")
+    best = {"reed_cls+style": 1, "reed_gan+style": 0, "reed_int_cls+style": 1}  # lowest final MAE; style data only
+    for name, seed in best.items():
+        (runs / name / f"seed={seed}" / "evaluation" / "reed_z_samples.png").write_bytes(name.encode())
+    (runs / "reed_cls+style" / "seed=0" / "evaluation" / "reed_z_samples.png").write_bytes(b"not its best seed")
+    options = Options(at_epochs=(2,), evaluate=False, keep_runs=True)
+    page = build_report(runs, out, options, progress=lambda m: None).read_text()
+    part = sections(page)["What z draws (style data)"]
+    for name, seed in best.items():
+        assert f"(`{name}`), seed {seed}:" in part and f"](reed_z_samples_{name}.png)" in part
+        assert (out / f"reed_z_samples_{name}.png").read_bytes() == name.encode()
+        kept = out / "runs" / name / f"seed={seed}" / "evaluation" / "reed_z_samples.png"
+        assert kept.read_bytes() == name.encode()
+    assert "reed_int_cls)" not in part and not (out / "reed_z_samples_gone.png").exists()
+    assert part.index("reed_cls+style") < part.index("reed_gan+style") < part.index("reed_int_cls+style")
+
+
 def test_without_evaluation_the_figures_are_shown_as_drawn_and_no_tensorflow_is_imported(tmp_path):
     write_style_sweep(tmp_path / "sweep")
     for kind in ("style_transfer", "interpolation"):

@@ -1,6 +1,7 @@
 """The figures of Reed et al. 2016 that a style run can draw exactly: style transfer (its Figure 6: rows are query
 images, columns texts, each image G(S(x), h(t))) and interpolation (its Figure 5: z fixed while the text moves,
 the text fixed while z moves). Inputs are true renders, so every query's style (its background) is known.
+Beside them, what z draws: a few texts over the same z in every run, so that series compare side by side.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from t2i.images import to_uint8
 QUERIES = (("03", "blue", "white"), ("58", "yellow", "black"), ("21", "black", "red"), ("96", "white", "green"))
 TEXTS = (("14", "red"), ("70", "cyan"), ("36", "white"), ("52", "blue"), ("89", "magenta"))
 INTERPOLATE = (("14", "red"), ("70", "cyan"))
+Z_TEXTS = (("14", "red"), ("70", "cyan"), ("36", "white"))
 
 
 def _tokens(texts, vocab_size: int):
@@ -94,3 +96,14 @@ def interpolation_figure(model, vocab_size: int, path: Path, texts=INTERPOLATE, 
         f"top: text {texts[0][0]} {texts[0][1]} -> {texts[1][0]} {texts[1][1]}, z fixed; bottom: z moves, text fixed"
     )
     return _grid(path, rows, labels, cols, title)
+
+
+def z_samples_figure(model, vocab_size: int, path: Path, texts=Z_TEXTS, draws: int = 8, seed: int = 0) -> Path:
+    """Rows: a text; columns: G(z, h(text)) for the same `draws` z (seeded: the same in every run). The text names
+    no background, so a G whose z carries the style varies it along a row; one that ignores z repeats an image."""
+    chars, spec = _tokens(texts, vocab_size)
+    feats = model.features(chars, spec)
+    z = np.random.default_rng(seed).standard_normal((draws, model.latent_dim)).astype(np.float32)
+    rows = [list(model.from_features_and_z(np.repeat(f[None], draws, axis=0), z)) for f in feats]
+    labels = [f"{c} {fg}" for c, fg in texts]
+    return _grid(path, rows, labels, [f"z #{i + 1}" for i in range(draws)], "G(z, h(text)): the same z in every run")

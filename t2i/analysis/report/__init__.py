@@ -105,9 +105,10 @@ def build_report(runs_dir, out_dir=None, options: Options = Options(), progress=
     figure, figure_files = _evaluation_figure(found, out)
     # Drawing needs the model, so TensorFlow: only with evaluation on; else the figures already there show.
     reed_figures, reed_files = style_figures.reed_figures(series, found, out, options.evaluate, progress)
+    z_samples, z_files = style_figures.z_samples(series, found, out, options.evaluate, progress)
 
     if options.keep_runs and runs_dir.resolve() != (out / "runs").resolve():
-        kept = records.keep_runs(runs, runs_dir, out / "runs", grid_files + figure_files + reed_files)
+        kept = records.keep_runs(runs, runs_dir, out / "runs", grid_files + figure_files + reed_files + z_files)
         progress(f"kept the records of {kept} finished runs in {out / 'runs'}")
     page = Page(
         title=options.title or f"Report: {runs_dir.resolve().name}",
@@ -122,6 +123,7 @@ def build_report(runs_dir, out_dir=None, options: Options = Options(), progress=
         reed=evaluations.reed_table(found),
         reed_claims=claims,
         reed_figures=reed_figures,
+        z_samples=z_samples,
         samples=options.samples,
         grids=grids,
         evaluation_figure=figure,

@@ -11,7 +11,7 @@ import pandas as pd
 
 from t2i.analysis import d_train
 from t2i.analysis.report import cached_evaluations as ev
-from t2i.analysis.report.style_figures import FULL_MODEL, Shown
+from t2i.analysis.report.style_figures import FULL_MODEL, Shown, ZShown
 from t2i.analysis.runs import Series
 from t2i.analysis.summary import NOTES, mae_at_epochs_cells, markdown_table
 from t2i.sweeps.study import Study
@@ -41,6 +41,7 @@ class Page:
     reed_figures: Shown | None = None  # the style run whose Reed et al. figures are in the report's directory
     d_train: pd.DataFrame | None = None  # d_train.accuracy_table() of the D-only series; d_train.png beside
     reed_claims: pd.DataFrame | None = None  # reed_claims.claims_table(): Welch tests of Reed et al.'s claims
+    z_samples: Sequence[ZShown] = ()  # style_figures.z_samples(): what z draws, one figure per style series
 
 
 def render(page: Page) -> str:
@@ -69,6 +70,7 @@ def render(page: Page) -> str:
         _evaluation(page),
         _reed(page),
         _reed_figures(page.reed_figures),
+        _z_samples(page.z_samples),
     ]
     return "\n\n".join(p.strip() for p in parts if p) + "\n"
 
@@ -272,6 +274,21 @@ def _reed_figures(shown: Shown | None) -> str:
             f"![interpolation of {alt}]({shown.file('interpolation')})",
         ]
     )
+
+
+def _z_samples(shown: Sequence[ZShown]) -> str:
+    if not shown:
+        return ""
+    parts = [
+        "## What z draws (style data)",
+        "Each style series' seed with the lowest final MAE: G(z, h(text)) for three texts (rows) and eight z "
+        "(columns), the same z in every series (t2i/analysis/reed_figures.py). The text names no background, so a "
+        "G whose z carries the style varies the background along a row; one that ignores z repeats one image "
+        "(*coverage* above counts the backgrounds over 32 z for 64 texts).",
+    ]
+    for s in shown:
+        parts += [f"**{s.label}** (`{s.series}`), seed {s.seed}:", f"![what z draws in {s.label}]({s.file})"]
+    return "\n\n".join(parts)
 
 
 def _evaluation(page: Page) -> str:

@@ -6,6 +6,9 @@ if it has one, else in the first such series in series order; within it the seed
 Its figures are drawn into its evaluation directory beside evaluation.json, and redrawn only when older than
 that (which the report recomputes whenever the weights change), so `--keep-runs` keeps them with the records
 and a page regenerated from them, where the weights are gone, shows them again. The report shows copies.
+
+What z draws (reed_figures.z_samples_figure) is drawn, cached and copied the same way for every series on the
+style data, of its seed with the lowest final MAE: the series side by side on the same z.
 """
 
 from __future__ import annotations
@@ -121,3 +124,61 @@ def reed_figures(
     if not all((out / shown.file(kind)).exists() for kind in KINDS):
         return None, []
     return shown, [f for f in files.values() if f.exists()]
+
+
+# --- what z draws, every style series ------------------------------------------------------------------------
+
+Z_SAMPLES = "reed_z_samples.png"  # in a run's evaluation directory
+
+
+@dataclass(frozen=True)
+class ZShown:
+    series: str
+    label: str
+    seed: int | None
+
+    @property
+    def file(self) -> str:
+        """The copy's name in the report's directory."""
+        return f"reed_z_samples_{self.series}.png"
+
+
+def _draw_z_samples(run: Run, path: Path) -> None:
+    from t2i.analysis.reed_figures import z_samples_figure
+    from t2i.inference import load_model
+
+    model, _, vocab_size = load_model(run.path)
+    z_samples_figure(model, vocab_size, path)
+
+
+def z_samples(
+    series: Sequence[Series], found: Sequence[Evaluation], out: Path, draw: bool, progress: Callable[[str], None]
+) -> tuple[list[ZShown], list[Path]]:
+    """Put each style series' z samples figure into `out` (drawn first where `draw` and missing or older than the
+    evaluation): (what is shown, in series order; the runs' figure files, for --keep-runs)."""
+    runs = {(name, run.seed): run for name, members in series for run in members}
+    by_series: dict[str, list[tuple[Run, Evaluation]]] = {}
+    for e in found:  # in series order
+        if (e.series, e.seed) in runs and e.result.get("data") == "style":
+            by_series.setdefault(e.series, []).append((runs[e.series, e.seed], e))
+    shown, sources = [], []
+    for candidates in by_series.values():
+        run, evaluation = min(candidates, key=lambda c: _by_final_mae(c[0]))
+        source, entry = evaluation.directory / Z_SAMPLES, ZShown(run.name, run.label, run.seed)
+        if draw and not _fresh({"z": source}, evaluation.directory):
+            from t2i.inference import ModelLoadError
+
+            progress(f"drawing what z draws in {run.path}")
+            try:
+                _draw_z_samples(run, source)
+            except ModelLoadError as exc:  # kept records without weights: the copy drawn before stays
+                progress(f"what z draws in {run.path}: not drawn ({exc})")
+        if _fresh({"z": source}, evaluation.directory):
+            shutil.copy(source, out / entry.file)
+            sources.append(source)
+        if (out / entry.file).exists():
+            shown.append(entry)
+    for path in out.glob("reed_z_samples_*.png"):
+        if path.name not in {s.file for s in shown}:
+            path.unlink()
+    return shown, sources
