@@ -96,6 +96,20 @@ def test_part1_learns_from_the_runs_texts_and_old_entries_keep_their_digest(tiny
     assert part1.entry(tiny_cfg()) != part1.entry(tiny_cfg("+ablation=style"))
 
 
+def test_a_part1_entry_of_the_style_data_is_read_and_evaluated_as_the_style_data(tiny_cfg, tmp_path):
+    """Its G learned texts that name no background: `t2i evaluate`, `generate` and the report's Part 1 row must
+    give it such texts and score it against the nearest of the eight renders, as they do the style runs."""
+    from t2i.analysis.evaluation import EVALUATION_VERSION
+    from t2i.analysis.report.cached_evaluations import _version_wanted
+    from t2i.data.dataset import data_spec
+
+    for overrides, spec, version in (((), "full", None), (("+ablation=style",), "text_colour", EVALUATION_VERSION)):
+        entry = tmp_path / "pretrain" / spec
+        entry.mkdir(parents=True)
+        part1.write_result(entry, {"needs": part1.needs(tiny_cfg(*overrides))})
+        assert data_spec(part1.model_config(entry)) == spec and _version_wanted(entry) == version
+
+
 def test_the_reed_study_runs_combinations_under_their_series_names(tiny_cfg):
     plan = study.load("reed")
     assert plan.seeds == {
@@ -105,6 +119,7 @@ def test_the_reed_study_runs_combinations_under_their_series_names(tiny_cfg):
         "reed_int_cls+style+unseen": 3,
         "unseen": 3,
         "dcgan+unseen": 1,
+        "reed_int_cls+style+unseen+mbd": 3,
     }
     for series in plan.series:
         cfg = tiny_cfg(f"+ablation={study._ablations(series)}")

@@ -109,7 +109,10 @@ def background_coverage(model, sampler, holdout=None, texts: int = COVERAGE_TEXT
     vocab_size = sampler.vocab_size
     chars, fg = _texts(_rng(_COVERAGE), texts, vocab_size)
     features = np.repeat(style_features(model, chars, fg), draws, axis=0)
-    fake = model.from_features_and_z(features, _z(model, texts * draws, _COVERAGE))
+    if model.latent_dim == 0:  # a G without z (Part 1's): one image per text, whatever is drawn
+        fake = model.from_features(features)
+    else:
+        fake = model.from_features_and_z(features, _z(model, texts * draws, _COVERAGE))
     _, bg = nearest_background(fake, sampler, np.repeat(chars, draws, axis=0), np.repeat(fg, draws))
     bg = bg.reshape(texts, draws)
     distinct = np.array([len(np.unique(row)) for row in bg])

@@ -159,7 +159,8 @@ def cache_dir_of(entry_dir) -> Path | None:
 
 def model_config(entry_dir) -> DictConfig:
     """The config of the model an entry holds, as a run's config names it: data.vocab_size, data.image_size,
-    model.text_encoder, model.generator (latent_dim 0: Part 1 has no z) and cache_dir."""
+    data.holdout, data.spec (the texts it was trained on: "text_colour" for the style data), model.text_encoder,
+    model.generator (latent_dim 0: Part 1 has no z) and cache_dir."""
     from t2i.config import default_cache_dir
 
     entry_dir = Path(entry_dir)
@@ -171,6 +172,7 @@ def model_config(entry_dir) -> DictConfig:
                     "vocab_size": spec["pretrain"]["vocab_size"],
                     "image_size": spec["image_size"],
                     "holdout": spec.get("holdout", {}).get("name", "none"),
+                    "spec": spec.get("spec", "full"),  # entries from before the style data have no key
                 },
                 "model": {"text_encoder": spec["text_encoder"], "generator": {**spec["generator"], "latent_dim": 0}},
             }

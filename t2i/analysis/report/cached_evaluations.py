@@ -67,10 +67,8 @@ def _version_wanted(model_dir: Path) -> int | None:
     from t2i.analysis.evaluation import EVALUATION_VERSION
 
     config = model_dir / "config.yaml"
-    if not config.exists():  # a Part 1 cache entry: the reference data
-        return None
     try:
-        cfg = OmegaConf.load(config)
+        cfg = OmegaConf.load(config) if config.exists() else part1.model_config(model_dir)
     except Exception:  # unreadable: evaluate will say why
         return EVALUATION_VERSION
     style = (OmegaConf.select(cfg, "data.spec", default=None) or "full") == "text_colour"
