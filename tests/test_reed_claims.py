@@ -17,7 +17,7 @@ def result(
         "data": data,
         "mae": mae,
         "readability": readability,
-        "unseen": {"mae": mae if unseen is None else unseen},
+        "unseen": {"mae": mae if unseen is None else unseen, "readability": readability},
         "reed": {
             "style_transfer": {"background_match": kept, "random_z": {"background_match": kept_random}},
             "style_auc": {"auc": auc, "untrained_auc": untrained_auc},
