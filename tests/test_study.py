@@ -109,21 +109,29 @@ def test_every_committed_run_is_the_one_its_study_composes():
     from t2i.sweeps.sweep import plan
 
     paper = ["+ablation=baseline,lrx10,wgan,shuffle_mbd", "seed=0", "budget=paper"]
+    # experiments/in_progress/queue.sh's: the seven new paper series, and Baseline and LRx10 again with weights
+    new_paper = ["+ablation=shuffle,mbd,adam_params,img_noise,full_vocab,increment_vocab,rnn_init", "seed=0"]
+    models = ["+ablation=baseline,lrx10", "seed=0", "budget=paper"]
     reference, reed = (study.multiruns([f"+study={name}", "sweep.name=runs"]) for name in ("reference", "reed"))
     recorded = {  # a sweep directory, the multiruns that made its runs, and what a rerun finds them
         "experiments/ablation_study/runs": (reference, "done"),
         "experiments/paper_budget/runs": ([paper], "done"),
         # Parked between sessions: finished (waiting for their report) or resumable at their last checkpoint.
-        "experiments/in_progress/runs/paper": ([paper], "parked"),
+        "experiments/in_progress/runs/paper": ([paper, [*new_paper, "budget=paper"]], "parked"),
+        "experiments/in_progress/runs/paper_models": ([models], "parked"),
         "experiments/in_progress/runs/ablation_study": (reference, "parked"),
         "experiments/in_progress/runs/reed_study": (reed, "parked"),
     }
+    parked = {str(p) for p in Path("experiments/in_progress/runs").iterdir() if p.is_dir()}
+    assert parked <= set(recorded), f"parked runs of a sweep this test does not know: {parked - set(recorded)}"
     for directory, (multiruns, expected) in recorded.items():
         root = Path(directory)
-        where = [f"runs_root={root.parent}", f"sweep.name={root.name}"]
-        jobs = {job.run_dir: job for overrides in multiruns for job in plan([*overrides, *where]).jobs}
         runs = sorted(root.glob("*/seed=*"))
         assert runs or expected == "parked", f"no runs in {root}"  # parked runs leave when they finish
+        if not runs:
+            continue
+        where = [f"runs_root={root.parent}", f"sweep.name={root.name}"]
+        jobs = {job.run_dir: job for overrides in multiruns for job in plan([*overrides, *where]).jobs}
         for run in runs:
             job = jobs.get(Path(os.path.abspath(run)))
             assert job is not None, f"{run} is no run of its study"
