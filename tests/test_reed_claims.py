@@ -11,7 +11,15 @@ from t2i.analysis.welch import welch_p_value
 
 
 def result(
-    mae, readability=0.5, unseen=None, kept=0.9, kept_random=0.125, auc=0.7, untrained_auc=0.6, data="style"
+    mae,
+    readability=0.5,
+    unseen=None,
+    kept=0.9,
+    kept_random=0.125,
+    auc=0.7,
+    untrained_auc=0.6,
+    coverage=1.0,
+    data="style",
 ) -> dict:
     return {
         "data": data,
@@ -21,6 +29,7 @@ def result(
         "reed": {
             "style_transfer": {"background_match": kept, "random_z": {"background_match": kept_random}},
             "style_auc": {"auc": auc, "untrained_auc": untrained_auc},
+            "coverage": {"distinct_mean": coverage},
         },
     }
 
@@ -30,7 +39,11 @@ def result(
 STUDY = {
     "reed_gan+style+unseen": [result(0.30), result(0.31), result(0.29)],
     "reed_cls+style+unseen": [result(0.10), result(0.11), result(0.12)],
-    "reed_int+style+unseen": [result(0.40, auc=0.9), result(0.41, auc=0.91), result(0.42, auc=0.89)],
+    "reed_int+style+unseen": [
+        result(0.40, auc=0.9, coverage=3.0),
+        result(0.41, auc=0.91, coverage=4.0),
+        result(0.42, auc=0.89, coverage=5.0),
+    ],
     "reed_int_cls+style+unseen": [result(0.05)],
     "unseen": [result(0.2, data=None)],  # the reference's Baseline: no variant
 }
@@ -62,6 +75,13 @@ def test_each_comparison_is_a_welch_test_read_in_the_claimed_direction():
     style = rows(table, "d", "GAN vs GAN, background kept by a random z", "background kept by S(x)")
     assert style["claimed better"].startswith("0.900") and style["other"].startswith("0.125")
     # and S's style AUC against its untrained architecture's (the control whose AUC is not learned)
+    # ... the backgrounds G draws over z against a G that ignores z (1): a one-sample t-test
+    over_z = rows(table, "d", "GAN-INT vs GAN-INT, one background, a G that ignores z", "backgrounds drawn")
+    assert (
+        over_z["result"] == "supports" and over_z["gain"] == pytest.approx(3.0) and over_z["other"].startswith("1.000")
+    )
+    collapsed = rows(table, "d", "GAN vs GAN, one background, a G that ignores z", "backgrounds drawn")
+    assert collapsed["result"] == "not decided" and collapsed["gain"] == 0  # coverage 1 everywhere: mode collapse
     learned = rows(table, "d", "GAN-INT vs GAN-INT, style AUC of an untrained S", "style AUC")
     assert learned["result"] == "supports" and learned["gain"] == pytest.approx(0.3)
     tied = rows(table, "a", "GAN-CLS vs GAN", "readability")
@@ -82,7 +102,9 @@ def test_missing_variants_drop_their_comparisons_and_other_data_never_mixes_in()
     assert set(table["comparison"]) == {"GAN-CLS vs GAN", "GAN vs GAN, background kept by a random z",
                                         "GAN-CLS vs GAN-CLS, background kept by a random z",
                                         "GAN vs GAN, style AUC of an untrained S",
-                                        "GAN-CLS vs GAN-CLS, style AUC of an untrained S"}  # fmt: skip
+                                        "GAN-CLS vs GAN-CLS, style AUC of an untrained S",
+                                        "GAN vs GAN, one background, a G that ignores z",
+                                        "GAN-CLS vs GAN-CLS, one background, a G that ignores z"}  # fmt: skip
     assert claims_table({"unseen": STUDY["unseen"]}).empty
 
 

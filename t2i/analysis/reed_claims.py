@@ -3,8 +3,9 @@
 The 2x2's variants are the series on the style data whose ablations include reed_gan, reed_cls, reed_int or
 reed_int_cls (GAN, GAN-CLS, GAN-INT, GAN-INT-CLS); where two series are the same variant, the first in series
 order stands for it. Each claim is a few comparisons of one variant's seeds with another's on one
-measure (or, for the style claim, of one measure with its control within a variant: the background S keeps
-against the one a random z keeps, S's style AUC against an untrained S's), each a two-sided Welch test.
+measure (or, for the style claim, of one measure with its control within a variant: the backgrounds G draws over
+z against the one of a G that ignores z, the background S keeps against the one a random z keeps, S's style AUC
+against an untrained S's), each a two-sided Welch test (against a constant: the one-sample t-test).
 A comparison *supports* its claim when the difference goes the claimed way at p < 0.05, *contradicts* it when it
 goes the other way at p < 0.05, and leaves it *not decided* otherwise (also with fewer than two seeds a side).
 Whether a claim holds overall is the findings' call, from these rows. Nothing here imports TensorFlow.
@@ -30,6 +31,7 @@ class Measure:
     name: str
     path: tuple[str, ...]  # where it is in an evaluation result
     lower_is_better: bool
+    constant: float | None = None  # a reference value instead, the same for every result (path unused)
 
 
 MAE = Measure("MAE", ("mae",), True)
@@ -41,6 +43,8 @@ KEPT_RANDOM = Measure(
     "background kept by a random z", ("reed", "style_transfer", "random_z", "background_match"), False
 )
 STYLE_AUC = Measure("style AUC", ("reed", "style_auc", "auc"), False)
+COVERAGE = Measure("backgrounds drawn over z (of 8)", ("reed", "coverage", "distinct_mean"), False)
+IGNORED_Z = Measure("one background, a G that ignores z", (), False, constant=1.0)
 UNTRAINED_AUC = Measure("style AUC of an untrained S", ("reed", "style_auc", "untrained_auc"), False)
 
 
@@ -76,7 +80,8 @@ CLAIMS: dict[str, tuple[str, list[Comparison]]] = {
     ),
     "d": (
         "z carries the unnamed style, and S recovers it well enough to transfer it",
-        [Comparison(v, v, KEPT, KEPT_RANDOM) for v in VARIANTS]
+        [Comparison(v, v, COVERAGE, IGNORED_Z) for v in VARIANTS]
+        + [Comparison(v, v, KEPT, KEPT_RANDOM) for v in VARIANTS]
         + [Comparison(v, v, STYLE_AUC, UNTRAINED_AUC) for v in VARIANTS],
     ),
     "e": ("the INT variants disentangle style best", _pairs(STYLE_AUC, ("GAN-INT", "GAN"), ("GAN-INT-CLS", "GAN-CLS"))),
@@ -91,6 +96,8 @@ def variant(series: str) -> str | None:
 
 
 def _values(results: Sequence[dict], measure: Measure) -> np.ndarray:
+    if measure.constant is not None:  # against a constant, Welch's test is the one-sample t-test
+        return np.full(len(results), measure.constant)
     out = []
     for result in results:
         value = result

@@ -235,8 +235,9 @@ def _reed_claims(claims: pd.DataFrame | None) -> str:
             "### Reed et al.'s claims, tested",
             "Each claim (issue 19's (a)–(e)) as comparisons of the 2x2's variants over their evaluated seeds "
             "(t2i/analysis/reed_claims.py): the variant the claim says is better against the other, on one "
-            "measure of `t2i evaluate`; for (d), within each variant, the background that G(S(x_a), h(t_b)) keeps "
-            "against the one a random z keeps, and S's style AUC against its untrained architecture's. "
+            "measure of `t2i evaluate`; for (d), within each variant, the backgrounds G draws over z against the one "
+            "of a G that ignores z (a one-sample test), the background that G(S(x_a), h(t_b)) keeps against the "
+            "one a random z keeps, and S's style AUC against its untrained architecture's. "
             "*gain*: how much better the claimed side is (negative: worse). "
             "*supports* / *contradicts*: the difference goes the claimed / the other way with Welch p < 0.05; "
             "else *not decided*. Whether a claim holds is judged in the findings, from these rows "
