@@ -110,14 +110,16 @@ class InferenceModel:
         def batch_of(net):
             return [tf.TensorSpec([None, *x.shape[1:]], x.dtype) for x in net.inputs]
 
-        g_inputs = batch_of(generator)
-        self._encode = tf.function(
-            lambda c, s: text_encoder([c, s], training=False), input_signature=batch_of(text_encoder)
-        )
-        self._decode = tf.function(
-            lambda x: tf.tanh(generator(x, training=False)),
-            input_signature=[g_inputs if len(g_inputs) > 1 else g_inputs[0]],
-        )
+        if text_encoder is not None:
+            self._encode = tf.function(
+                lambda c, s: text_encoder([c, s], training=False), input_signature=batch_of(text_encoder)
+            )
+        if generator is not None:
+            g_inputs = batch_of(generator)
+            self._decode = tf.function(
+                lambda x: tf.tanh(generator(x, training=False)),
+                input_signature=[g_inputs if len(g_inputs) > 1 else g_inputs[0]],
+            )
         if style_encoder is not None:
             self._style = tf.function(
                 lambda x: style_encoder(x, training=False), input_signature=batch_of(style_encoder)
