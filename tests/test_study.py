@@ -116,6 +116,7 @@ def test_every_committed_run_is_the_one_its_study_composes():
     recorded = {  # a sweep directory, the multiruns that made its runs, and what a rerun finds them
         "experiments/ablation_study/runs": (reference, "done"),
         "experiments/paper_budget/runs": ([paper], "done"),
+        "experiments/reed_study/runs": (reed, "done"),
         # Parked between sessions: finished (waiting for their report) or resumable at their last checkpoint.
         "experiments/in_progress/runs/paper": ([paper, [*new_paper, "budget=paper"]], "parked"),
         "experiments/in_progress/runs/paper_models": ([models], "parked"),
