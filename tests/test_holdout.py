@@ -169,8 +169,8 @@ def test_the_report_overview_shows_seen_and_unseen_beside_the_overall_numbers():
     held = {
         **base,
         "holdout": "unseen",
-        "seen": {"mae": 0.2, "readability": 0.6},
-        "unseen": {"mae": 0.5, "readability": 0.1},
+        "seen": {"samples": 5120, "mae": 0.2, "readability": 0.6},
+        "unseen": {"samples": 1280, "mae": 0.5, "readability": 0.1},
     }
     plain = ev.long_table([ev.Evaluation("baseline", "Baseline", 0, Path("."), base)])
     assert not ev.has_holdout(plain) and list(ev.overview(plain)) == [
@@ -191,6 +191,7 @@ def test_the_report_overview_shows_seen_and_unseen_beside_the_overall_numbers():
         "0.100",
     ]
     assert rows.loc["Baseline", "MAE unseen"] == "—"
+    assert rows.loc["Held", "unseen samples"] == "1280" and rows.loc["Baseline", "unseen samples"] == "—"
 
 
 def test_a_part1_entry_trained_under_a_hold_out_is_evaluated_with_it(tiny_cfg, tmp_path):

@@ -184,7 +184,7 @@ def long_table(evaluations: Sequence[Evaluation]) -> pd.DataFrame:
             if r.get(quantity) is not None:
                 rows.append({**head, "quantity": quantity, "key": "", "value": r[quantity]})
         for part in SPLIT if r.get("holdout") else ():  # a run with a hold-out (t2i/data/holdout.py)
-            for quantity in ("mae", "readability"):
+            for quantity in ("samples", "mae", "readability"):
                 if (r.get(part) or {}).get(quantity) is not None:
                     rows.append({**head, "quantity": f"{quantity}_{part}", "key": "", "value": r[part][quantity]})
         for quantity, field in (("background", "mae_per_background"), ("text_colour", "mae_per_text_colour")):
@@ -209,11 +209,16 @@ def has_holdout(df: pd.DataFrame) -> bool:
 
 def overview(df: pd.DataFrame) -> pd.DataFrame:
     """Per series: evaluated seeds, samples per seed, MAE and readability (means over seeds); where a run had a
-    hold-out, also both of its seen and of its unseen inputs (— for series without)."""
+    hold-out, also both of its seen and of its unseen inputs, and how many of its samples were unseen (— for
+    series without)."""
     split = [f"{q}_{part}" for q in ("mae", "readability") for part in SPLIT] if has_holdout(df) else []
-    scalars = df[df["quantity"].isin(["mae", "readability", *split])]
+    counted = ["samples_unseen"] if split else []  # a rate over a few unseen samples is noise: say how many
+    scalars = df[df["quantity"].isin(["mae", "readability", *split, *counted])]
     means = scalars.pivot_table(index="label", columns="quantity", values="value", aggfunc="mean", sort=False)
-    means = means.reindex(columns=["mae", "readability", *split])
+    means = means.reindex(columns=["mae", "readability", *split, *counted])
+    unseen = {}
+    if counted:
+        unseen["unseen samples"] = [f"{v:.0f}" if math.isfinite(v) else "—" for v in means["samples_unseen"]]
     counts = df.groupby("label", sort=False).agg(seeds=("seed", "nunique"), samples=("samples", "first"))
     names = {f"{q}_{part}": f"{'MAE' if q == 'mae' else q} {part}" for q in ("mae", "readability") for part in SPLIT}
     return pd.DataFrame(
@@ -224,6 +229,7 @@ def overview(df: pd.DataFrame) -> pd.DataFrame:
             "MAE": [_number(v) for v in means["mae"]],
             "readability": [_number(v) for v in means["readability"]],
             **{names[q]: [_number(v) for v in means[q]] for q in split},
+            **unseen,
         }
     )
 
