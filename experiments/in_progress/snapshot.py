@@ -2,7 +2,8 @@
 
 For each run: config.yaml, status.json, metrics.csv, the weights t2i generate loads, and the last resume checkpoint
 (nothing else: samples, TensorBoard and older checkpoints stay behind). Runs whose records are already kept in a
-report (experiments/*/runs) and are finished there are skipped. Run with training stopped:
+report (experiments/*/runs) and are finished there are skipped, and their copies here removed. Run with training
+stopped (`queue.sh stop` runs it):
 
     python experiments/in_progress/snapshot.py            # then commit experiments/in_progress
 """
@@ -49,6 +50,11 @@ def main(runs_root: Path) -> None:
         copy_run(run, DEST / rel)
         state = rundir.read_status(run)
         print(f"kept {rel}: {state.get('status')}, {state.get('epochs_done')} epochs")
+    for status in sorted(DEST.glob("*/*/seed=*/status.json")):  # finished, and now kept in their report
+        rel = status.parent.relative_to(DEST)
+        if finished_elsewhere(rel):
+            shutil.rmtree(status.parent)
+            print(f"removed {rel}: its report keeps it")
 
 
 if __name__ == "__main__":
