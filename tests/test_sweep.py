@@ -61,6 +61,7 @@ def check_sweep_runs_in_parallel_then_skips(tmp_path, names, eager=True):
     assert table.count("skipped (already complete)") == len(names) and "old" not in table
 
 
+@pytest.mark.slow  # ~45 s of the 5-minute suite; CI runs it (make test-slow) beside its every-ablation twin below
 def test_sweep_runs_ablations_in_parallel_then_skips_them(tmp_path):
     check_sweep_runs_in_parallel_then_skips(tmp_path, ["baseline", "latent"])
 

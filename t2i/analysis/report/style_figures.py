@@ -13,6 +13,7 @@ style data, of its seed with the lowest final MAE: the series side by side on th
 
 from __future__ import annotations
 
+import functools
 import math
 import shutil
 from collections.abc import Callable, Sequence
@@ -77,12 +78,26 @@ def _fresh(files: dict[str, Path], directory: Path) -> bool:
     return all(f.exists() and f.stat().st_mtime >= result for f in files.values())
 
 
+def _load(path: Path):
+    """load_model(path), once for both kinds of figure of a run (keyed by its weights' files and times)."""
+    from t2i.store import weights
+
+    stamp = tuple((f.name, f.stat().st_mtime_ns) for f in weights.listed(Path(path) / "checkpoints"))
+    return _load_cached(Path(path), stamp)
+
+
+@functools.lru_cache(maxsize=1)
+def _load_cached(path: Path, stamp: tuple):
+    from t2i.inference import load_model
+
+    return load_model(path)
+
+
 def _draw(run: Run, files: dict[str, Path]) -> None:
     """Draw both figures of the run's model into `files`; t2i.inference.ModelLoadError where it cannot load."""
     from t2i.analysis.reed_figures import interpolation_figure, style_transfer_figure
-    from t2i.inference import load_model
 
-    model, cfg, vocab_size = load_model(run.path)
+    model, cfg, vocab_size = _load(run.path)
     style_transfer_figure(model, vocab_size, int(cfg.data.image_size), files["style_transfer"])
     interpolation_figure(model, vocab_size, files["interpolation"])
 
@@ -145,9 +160,8 @@ class ZShown:
 
 def _draw_z_samples(run: Run, path: Path) -> None:
     from t2i.analysis.reed_figures import z_samples_figure
-    from t2i.inference import load_model
 
-    model, _, vocab_size = load_model(run.path)
+    model, _, vocab_size = _load(run.path)
     z_samples_figure(model, vocab_size, path)
 
 
